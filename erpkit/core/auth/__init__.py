@@ -1,0 +1,1 @@
+"""Users, departments, roles, permissions, sessions, API tokens, data scope."""

@@ -1,0 +1,81 @@
+"""The core's auth as a default plugin: its models, routes, permissions and menu."""
+
+from __future__ import annotations
+
+from erpkit import hookimpl
+from erpkit.core.auth import admin, api, models
+from erpkit.core.registry import MenuItem, Permission
+
+
+@hookimpl
+def register_models(erp):
+    return [
+        models.Department,
+        models.Role,
+        models.RolePermission,
+        models.KnownPermission,
+        models.User,
+        models.UserRole,
+        models.LoginSession,
+        models.ApiToken,
+        models.LoginFailure,
+        models.KeyValue,
+    ]
+
+
+@hookimpl
+def register_routes(erp):
+    return [*api.ROUTES, *admin.ROUTES]
+
+
+@hookimpl
+def register_permissions(erp):
+    return [
+        Permission(api.MANAGE_USERS, "Manage users and departments", default_roles=("admin",)),
+        Permission(api.MANAGE_ROLES, "Manage roles and permissions", default_roles=("admin",)),
+    ]
+
+
+@hookimpl
+def register_menu_items(erp):
+    return [
+        MenuItem(
+            id="admin",
+            label="Administration",
+            href="/admin/users",
+            order=900,
+            permission=api.MANAGE_USERS,
+        ),
+        MenuItem(
+            id="admin.users",
+            label="Users",
+            href="/admin/users",
+            parent="admin",
+            permission=api.MANAGE_USERS,
+            order=10,
+        ),
+        MenuItem(
+            id="admin.departments",
+            label="Departments",
+            href="/admin/departments",
+            parent="admin",
+            permission=api.MANAGE_USERS,
+            order=20,
+        ),
+        MenuItem(
+            id="admin.roles",
+            label="Roles and permissions",
+            href="/admin/roles",
+            parent="admin",
+            permission=api.MANAGE_ROLES,
+            order=30,
+        ),
+        MenuItem(
+            id="admin.plugins",
+            label="Modules",
+            href="/admin/plugins",
+            parent="admin",
+            permission=api.MANAGE_ROLES,
+            order=40,
+        ),
+    ]

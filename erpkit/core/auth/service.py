@@ -1,0 +1,509 @@
+"""Users, roles, permissions, sessions, tokens, throttling and data scope.
+
+The rules live here; the admin pages, the JSON API and the CLI all call these
+functions with a SQLAlchemy session inside one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import ColumnElement, delete, false, func, literal, or_, select, true
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from erpkit.core.auth.models import (
+    DATA_SCOPES,
+    ApiToken,
+    Department,
+    KnownPermission,
+    LoginFailure,
+    LoginSession,
+    Role,
+    RolePermission,
+    User,
+)
+from erpkit.core.db import utcnow
+from erpkit.core.errors import Conflict, NotFound, Throttled, ValidationError
+from erpkit.core.i18n import gettext as _
+from erpkit.core.registry import Permission
+
+ADMIN_ROLE = "admin"
+_hasher = PasswordHasher()
+# Verified against when the user does not exist, so that both answers take as long.
+_DUMMY_HASH = _hasher.hash("erpkit-not-a-password")
+_USERNAME = re.compile(r"^[\w.@+-]{1,64}$")
+MIN_PASSWORD_LENGTH = 8
+
+
+# -- the signed-in user -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CurrentUser:
+    """A snapshot of the signed-in user for one request (not an ORM object)."""
+
+    id: int
+    username: str
+    display_name: str
+    locale: str | None
+    department_id: int | None
+    superior_id: int | None
+    roles: frozenset[str]
+    permissions: frozenset[str] = field(default_factory=frozenset)
+    data_scope: str = "own"
+
+    @property
+    def is_admin(self) -> bool:
+        return ADMIN_ROLE in self.roles
+
+    def can(self, permission: str) -> bool:
+        return self.is_admin or permission in self.permissions
+
+    @property
+    def label(self) -> str:
+        return self.display_name or self.username
+
+
+def current_user_from(session: Session, user: User) -> CurrentUser:
+    role_ids = [r.id for r in user.roles]
+    perms: set[str] = set()
+    if role_ids:
+        perms = set(
+            session.scalars(
+                select(RolePermission.permission).where(RolePermission.role_id.in_(role_ids))
+            )
+        )
+    scope = max((r.data_scope for r in user.roles), key=DATA_SCOPES.index, default="own")
+    return CurrentUser(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        locale=user.locale,
+        department_id=user.department_id,
+        superior_id=user.superior_id,
+        roles=frozenset(r.code for r in user.roles),
+        permissions=frozenset(perms),
+        data_scope="all" if any(r.code == ADMIN_ROLE for r in user.roles) else scope,
+    )
+
+
+# -- passwords ----------------------------------------------------------------------
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def check_password_strength(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationError(
+            {"password": _("Use at least %(n)s characters.", n=MIN_PASSWORD_LENGTH)}
+        )
+
+
+def _verify(stored: str, password: str) -> bool:
+    try:
+        return _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+# -- users --------------------------------------------------------------------------
+
+
+def normalise_username(username: str) -> str:
+    return username.strip().lower()
+
+
+def get_user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(_("No such user."))
+    return user
+
+
+def find_user(session: Session, username: str) -> User | None:
+    return session.scalar(select(User).where(User.username == normalise_username(username)))
+
+
+def _roles_by_code(session: Session, codes: Iterable[str]) -> list[Role]:
+    codes = list(dict.fromkeys(codes))
+    roles = list(session.scalars(select(Role).where(Role.code.in_(codes)))) if codes else []
+    missing = sorted(set(codes) - {r.code for r in roles})
+    if missing:
+        raise ValidationError({"roles": _("Unknown role: %(role)s", role=missing[0])})
+    return roles
+
+
+def create_user(
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    roles: Iterable[str] = (),
+    display_name: str = "",
+    email: str = "",
+    department_id: int | None = None,
+    superior_id: int | None = None,
+    locale: str | None = None,
+) -> User:
+    username = normalise_username(username)
+    errors: dict[str, str] = {}
+    if not _USERNAME.match(username):
+        errors["username"] = _("Use 1 to 64 letters, digits or . @ + - _ characters.")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        errors["password"] = _("Use at least %(n)s characters.", n=MIN_PASSWORD_LENGTH)
+    if errors:
+        raise ValidationError(errors)
+    if find_user(session, username) is not None:
+        raise Conflict(_("The user name %(name)s is taken.", name=username))
+    user = User(username=username, password_hash=hash_password(password))
+    user.roles = _roles_by_code(session, roles)
+    _apply_profile(session, user, display_name, email, department_id, superior_id, locale)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def update_user(
+    session: Session,
+    user: User,
+    *,
+    display_name: str | None = None,
+    email: str | None = None,
+    department_id: int | type[...] | None = ...,
+    superior_id: int | type[...] | None = ...,
+    locale: str | type[...] | None = ...,
+    roles: Iterable[str] | None = None,
+    is_active: bool | None = None,
+    password: str | None = None,
+) -> User:
+    if roles is not None:
+        user.roles = _roles_by_code(session, roles)
+    _apply_profile(
+        session,
+        user,
+        user.display_name if display_name is None else display_name,
+        user.email if email is None else email,
+        user.department_id if department_id is ... else department_id,
+        user.superior_id if superior_id is ... else superior_id,
+        user.locale if locale is ... else locale,
+    )
+    if is_active is not None:
+        user.is_active = is_active
+        if not is_active:
+            session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
+    if password:
+        set_password(session, user, password)
+    session.flush()
+    return user
+
+
+def _apply_profile(session, user, display_name, email, department_id, superior_id, locale):
+    errors: dict[str, str] = {}
+    if len(display_name or "") > 100:
+        errors["display_name"] = _("At most %(n)s characters.", n=100)
+    if email and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
+        errors["email"] = _("Enter a valid e-mail address.")
+    if department_id is not None and session.get(Department, department_id) is None:
+        errors["department_id"] = _("No such department.")
+    if superior_id is not None:
+        if user.id is not None and superior_id == user.id:
+            errors["superior_id"] = _("A user cannot be their own superior.")
+        elif session.get(User, superior_id) is None:
+            errors["superior_id"] = _("No such user.")
+        elif user.id is not None and _is_below(session, superior_id, user.id):
+            errors["superior_id"] = _("This would make a circle of superiors.")
+    if locale not in (None, "", "zh_CN", "en"):
+        errors["locale"] = _("Choose 简体中文 or English.")
+    if errors:
+        raise ValidationError(errors)
+    user.display_name = display_name or ""
+    user.email = email or ""
+    user.department_id = department_id
+    user.superior_id = superior_id
+    user.locale = locale or None
+
+
+def _is_below(session: Session, candidate_id: int, user_id: int) -> bool:
+    """True when ``candidate_id`` reports (directly or not) to ``user_id``."""
+    seen: set[int] = set()
+    current: int | None = candidate_id
+    while current is not None and current not in seen:
+        if current == user_id:
+            return True
+        seen.add(current)
+        current = session.scalar(select(User.superior_id).where(User.id == current))
+    return False
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    check_password_strength(password)
+    user.password_hash = hash_password(password)
+    # a new password signs every browser out
+    session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
+
+
+# -- departments --------------------------------------------------------------------
+
+
+def create_department(session: Session, name: str, parent_id: int | None = None) -> Department:
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise ValidationError({"name": _("Enter a name of at most %(n)s characters.", n=100)})
+    if session.scalar(select(Department.id).where(Department.name == name)) is not None:
+        raise Conflict(_("A department named %(name)s exists already.", name=name))
+    if parent_id is not None and session.get(Department, parent_id) is None:
+        raise ValidationError({"parent_id": _("No such department.")})
+    dept = Department(name=name, parent_id=parent_id)
+    session.add(dept)
+    session.flush()
+    return dept
+
+
+def find_department(session: Session, name: str) -> Department | None:
+    return session.scalar(select(Department).where(Department.name == name.strip()))
+
+
+def department_subtree(department_id: int):
+    """A recursive CTE of ``department_id`` and every department below it."""
+    tree = (
+        select(Department.id.label("id"))
+        .where(Department.id == department_id)
+        .cte("dept_tree", recursive=True)
+    )
+    return tree.union_all(select(Department.id).where(Department.parent_id == tree.c.id))
+
+
+# -- roles and grants -----------------------------------------------------------------
+
+
+def grant(
+    session: Session,
+    role_code: str,
+    permissions: Iterable[str],
+    known: Iterable[str],
+    data_scope: str | None = None,
+) -> None:
+    """Give ``role_code`` exactly ``permissions`` (replacing its grants)."""
+    role = session.scalar(select(Role).where(Role.code == role_code))
+    if role is None:
+        raise NotFound(_("No such role."))
+    if data_scope is not None:
+        if data_scope not in DATA_SCOPES:
+            raise ValidationError({"data_scope": _("Choose own, department or all.")})
+        role.data_scope = data_scope
+    known = set(known)
+    wanted = set(permissions)
+    unknown = sorted(wanted - known)
+    if unknown:
+        raise ValidationError({"permissions": _("Unknown permission: %(p)s", p=unknown[0])})
+    session.execute(delete(RolePermission).where(RolePermission.role_id == role.id))
+    session.add_all(RolePermission(role_id=role.id, permission=p) for p in sorted(wanted))
+    session.flush()
+
+
+def role_grants(session: Session) -> dict[int, list[str]]:
+    """Role id -> granted permission codes."""
+    grants: dict[int, list[str]] = {}
+    for rid, perm in session.execute(select(RolePermission.role_id, RolePermission.permission)):
+        grants.setdefault(rid, []).append(perm)
+    return grants
+
+
+def check_self_edit(actor: CurrentUser, user_id: int, changes: dict) -> None:
+    """An admin cannot deactivate themself or drop their own admin role."""
+    if user_id != actor.id:
+        return
+    if changes.get("is_active") is False:
+        raise ValidationError({"is_active": _("You cannot lock yourself out.")})
+    if actor.is_admin and "roles" in changes and ADMIN_ROLE not in changes["roles"]:
+        raise ValidationError({"roles": _("You cannot remove your own admin role.")})
+
+
+def sync_permissions(session: Session, permissions: Iterable[Permission]) -> list[str]:
+    """Apply default grants of permissions this database sees for the first time."""
+    perms = {p.code: p for p in permissions}
+    seen = set(session.scalars(select(KnownPermission.code)))
+    new = [code for code in perms if code not in seen]
+    if not new:
+        return []
+    roles = {r.code: r.id for r in session.scalars(select(Role))}
+    granted = {
+        (rid, perm)
+        for rid, perm in session.execute(select(RolePermission.role_id, RolePermission.permission))
+    }
+    for code in new:
+        session.add(KnownPermission(code=code))
+        for role_code in perms[code].default_roles:
+            rid = roles.get(role_code)
+            if rid is not None and (rid, code) not in granted:
+                session.add(RolePermission(role_id=rid, permission=code))
+    session.flush()
+    return new
+
+
+# -- sign-in, sessions, tokens ---------------------------------------------------------
+
+
+def check_throttle(
+    session: Session, username: str, client: str, max_failures: int, window: int
+) -> None:
+    since = utcnow() - timedelta(seconds=window)
+    by_user = session.scalar(
+        select(func.count()).where(LoginFailure.username == username, LoginFailure.at >= since)
+    )
+    by_client = session.scalar(
+        select(func.count()).where(LoginFailure.client == client, LoginFailure.at >= since)
+    )
+    if by_user >= max_failures or by_client >= max_failures * 10:
+        raise Throttled(
+            _("Too many failed sign-ins. Try again in %(m)s minutes.", m=max(1, window // 60))
+        )
+
+
+def authenticate(
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    client: str = "",
+    max_failures: int = 5,
+    window: int = 900,
+) -> User | None:
+    """The user when name and password match an active account, else ``None``.
+
+    Unknown user, wrong password and deactivated user are indistinguishable, in
+    answer and in time. Too many recent failures raise :class:`Throttled`.
+    """
+    name = normalise_username(username or "")[:64]
+    client = (client or "")[:64]
+    check_throttle(session, name, client, max_failures, window)
+    user = find_user(session, name) if name else None
+    ok = _verify(user.password_hash if user else _DUMMY_HASH, password or "")
+    if not (ok and user is not None and user.is_active):
+        session.add(LoginFailure(username=name, client=client))
+        session.execute(
+            delete(LoginFailure).where(LoginFailure.at < utcnow() - timedelta(seconds=window))
+        )
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    session.execute(delete(LoginFailure).where(LoginFailure.username == name))
+    return user
+
+
+def start_session(session: Session, user: User, max_age: int) -> str:
+    sid = secrets.token_urlsafe(32)
+    session.add(
+        LoginSession(id=sid, user_id=user.id, expires_at=utcnow() + timedelta(seconds=max_age))
+    )
+    session.execute(delete(LoginSession).where(LoginSession.expires_at < utcnow()))
+    return sid
+
+
+def end_session(session: Session, sid: str) -> None:
+    session.execute(delete(LoginSession).where(LoginSession.id == sid))
+
+
+def user_for_session(session: Session, sid: str) -> User | None:
+    return session.scalar(
+        select(User)
+        .join(LoginSession, LoginSession.user_id == User.id)
+        .where(LoginSession.id == sid, LoginSession.expires_at > utcnow(), User.is_active)
+    )
+
+
+TOKEN_PREFIX = "ek_"  # noqa: S105 (a prefix that makes leaked tokens greppable)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(session: Session, user: User, name: str = "", days: int | None = None) -> str:
+    """A new personal API token; the plain value is returned once and never stored."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    expires = utcnow() + timedelta(days=days) if days else None
+    session.add(
+        ApiToken(
+            user_id=user.id, name=name[:100], token_hash=_token_hash(token), expires_at=expires
+        )
+    )
+    session.flush()
+    return token
+
+
+def user_for_token(session: Session, token: str) -> User | None:
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    now = utcnow()
+    row = session.execute(
+        select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == _token_hash(token), User.is_active)
+    ).first()
+    if row is None:
+        return None
+    api_token, user = row
+    if api_token.expires_at is not None and api_token.expires_at <= now:
+        return None
+    # one write a minute at most: a token used in a loop must not write on every call
+    if api_token.last_used_at is None or now - api_token.last_used_at > timedelta(minutes=1):
+        api_token.last_used_at = now
+    return user
+
+
+# -- data scope -------------------------------------------------------------------------
+
+
+def scope_clause(
+    user: CurrentUser, owner_column, *, also: ColumnElement[bool] | None = None
+) -> ColumnElement[bool]:
+    """The WHERE clause that limits a query to the records ``user`` may see.
+
+    ``owner_column`` holds the owning user's id. ``also`` widens the scope, e.g.
+    "or the user is a member of the project". Admin and roles with scope ``all``
+    see everything; ``department`` sees records owned by anyone in the user's
+    department or below it; ``own`` sees the user's records only.
+    """
+    if user.data_scope == "all":
+        return true()
+    clauses = [owner_column == literal(user.id)]
+    if user.data_scope == "department" and user.department_id is not None:
+        subtree = department_subtree(user.department_id)
+        clauses.append(
+            owner_column.in_(select(User.id).where(User.department_id.in_(select(subtree.c.id))))
+        )
+    if also is not None:
+        clauses.append(also)
+    return or_(*clauses) if clauses else false()
+
+
+def ensure_admin(session: Session, password: str | None) -> str | None:
+    """Create the user ``admin`` on first start; returns a generated password, if any.
+
+    With ``password`` given (``ERPKIT_ADMIN_PASSWORD``) it is used and nothing is
+    returned; otherwise a random one is returned for the caller to show once.
+    """
+    if find_user(session, "admin") is not None:
+        return None
+    generated = None
+    if not password:
+        password = generated = secrets.token_urlsafe(12)
+    try:
+        with session.begin_nested():
+            create_user(
+                session, "admin", password, roles=[ADMIN_ROLE], display_name="Administrator"
+            )
+    except (Conflict, IntegrityError):  # another worker created it first
+        return None
+    return generated

@@ -1,0 +1,380 @@
+"""The web shell: the Jinja environment, pages, errors, sign-in and language.
+
+This module is also one of the core's default plugins: its hook implementations
+register the shell's routes and menu.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import anyio
+import jinja2
+from litestar import MediaType, Request, Response, get, post
+from litestar.datastructures import CacheControlHeader
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.template.config import TemplateConfig
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from erpkit import __version__, hookimpl
+from erpkit.core import i18n
+from erpkit.core.auth import service
+from erpkit.core.auth.middleware import (
+    CSRF_FIELD,
+    LANG_COOKIE,
+    SESSION_COOKIE,
+    csrf_token,
+)
+from erpkit.core.errors import ErpError
+from erpkit.core.i18n import gettext as _
+from erpkit.core.params import NextUrl
+from erpkit.core.registry import MenuItem
+
+log = logging.getLogger("erpkit")
+CORE_TEMPLATES = Path(__file__).parent / "templates"
+STATIC_CACHE = CacheControlHeader(max_age=3600, public=True)
+
+
+# -- the environment the core owns --------------------------------------------------
+
+
+def make_environment(erp) -> jinja2.Environment:
+    core_loader = jinja2.FileSystemLoader(str(CORE_TEMPLATES))
+    # later plugins win, as they are the more specific; "default:" reaches the core
+    plugin_loaders = [jinja2.FileSystemLoader(str(d)) for d in reversed(erp.registry.template_dirs)]
+    loader = jinja2.ChoiceLoader(
+        [*plugin_loaders, core_loader, jinja2.PrefixLoader({"default": core_loader})]
+    )
+    env = jinja2.Environment(
+        loader=loader,
+        autoescape=jinja2.select_autoescape(["html", "xml"], default_for_string=True),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=i18n.gettext, ngettext=i18n.ngettext, newstyle=True
+    )
+    env.filters["zip"] = lambda a, b: list(zip(a, b, strict=False))
+    env.globals.update(
+        erpkit_version=__version__,
+        languages=i18n.LANGUAGE_NAMES,
+    )
+    erp.pm.hook.prepare_jinja2_environment(env=env, erp=erp)
+    erp.jinja = env
+    return env
+
+
+def template_config(erp) -> TemplateConfig:
+    return TemplateConfig(instance=JinjaTemplateEngine.from_environment(erp.jinja))
+
+
+def menu_for(erp, user) -> list[dict[str, Any]]:
+    """The navigation tree the user may see, sorted, labels translated."""
+    items = [
+        i
+        for i in erp.registry.menu_items.values()
+        if user is not None and (i.permission is None or user.can(i.permission))
+    ]
+    children: dict[str | None, list[MenuItem]] = {}
+    for item in sorted(items, key=lambda i: (i.order, i.id)):
+        children.setdefault(item.parent, []).append(item)
+
+    def build(parent):
+        return [
+            {"id": i.id, "label": _(i.label), "href": i.href, "children": build(i.id)}
+            for i in children.get(parent, [])
+        ]
+
+    return build(None)
+
+
+def page(request: Request, template: str, status_code: int = 200, **context: Any) -> Template:
+    """Render a page of the shell with the context every page needs."""
+    erp = request.app.state.erp
+    user = request.scope.get("user")
+    base = {
+        "user": user,
+        "menu": menu_for(erp, user),
+        "csrf_token": csrf_token(erp, request.scope),
+        "csrf_field": CSRF_FIELD,
+        "locale": i18n.current_locale(),
+        "path": request.url.path,
+    }
+    for extra in erp.pm.hook.extra_template_vars(template=template, request=request, erp=erp):
+        if extra:
+            base.update(extra)
+    base.update(context)
+    return Template(template_name=template, context=base, status_code=status_code)
+
+
+# -- errors: problem+json for the API, a page for people ------------------------------
+
+
+def _wants_json(request: Request) -> bool:
+    path = request.url.path
+    if path.startswith(("/api/", "/schema", "/healthz")):
+        return True
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+_TITLES = {
+    400: "Bad request",
+    401: "Please sign in",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Too large",
+    422: "Please correct the errors below",
+    429: "Too many requests",
+    500: "Something went wrong",
+}
+
+
+def _classify(exc: Exception) -> tuple[int, str, list[dict[str, str]]]:
+    if isinstance(exc, ErpError):
+        errors = [{"field": k, "message": v} for k, v in getattr(exc, "errors", {}).items()]
+        return exc.status, exc.detail, errors
+    if isinstance(exc, ValidationException):
+        errors = []
+        for item in exc.extra if isinstance(exc.extra, list) else []:
+            if isinstance(item, dict):
+                errors.append(
+                    {
+                        "field": str(item.get("key") or item.get("source") or ""),
+                        "message": str(item.get("message", "")),
+                    }
+                )
+        return 400, _("The request does not match the schema."), errors
+    if isinstance(exc, HTTPException):
+        status = exc.status_code
+        detail = exc.detail if status < 500 else ""
+        default = _(_TITLES.get(status, "Error"))
+        # Litestar's own English details are replaced by translated ones
+        if status in (401, 403, 404, 405) and not getattr(exc, "erp_detail", False):
+            detail = {
+                401: _("Please sign in."),
+                403: _("You are not allowed to do this."),
+                404: _("Not found."),
+                405: _("This method is not allowed here."),
+            }[status]
+            if type(exc).__name__ == "CSRFError":
+                detail = exc.detail
+        return status, detail or default, []
+    return HTTP_500_INTERNAL_SERVER_ERROR, _("Something went wrong. The error has been logged."), []
+
+
+def handle_exception(request: Request, exc: Exception) -> Response:
+    status, detail, errors = _classify(exc)
+    if status >= 500:
+        log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    if _wants_json(request):
+        body: dict[str, Any] = {
+            "type": "about:blank",
+            "title": _(_TITLES.get(status, "Error")),
+            "status": status,
+            "detail": detail,
+        }
+        if errors:
+            body["errors"] = errors
+        headers = {"Retry-After": "60"} if status == 429 else None
+        return Response(
+            content=body, status_code=status, media_type="application/problem+json", headers=headers
+        )
+    if status == 401:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return Redirect(f"/login?next={quote(target)}", status_code=303)
+    try:
+        return page(
+            request,
+            "error.html",
+            status_code=status,
+            status=status,
+            title=_(_TITLES.get(status, "Error")),
+            detail=detail,
+            errors=errors,
+        )
+    except Exception:  # the error page itself must never fail
+        log.exception("error page failed")
+        return Response(content=f"{status} {detail}", status_code=status, media_type=MediaType.TEXT)
+
+
+def exception_handlers() -> dict:
+    return {Exception: handle_exception}
+
+
+# -- routes of the shell ------------------------------------------------------------------
+
+
+def _safe_next(target: str | None) -> str:
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+@get("/healthz", opt={"public": True}, media_type=MediaType.JSON, tags=["core"])
+async def healthz() -> dict[str, str]:
+    """Liveness: answers while the process serves requests."""
+    return {"status": "ok"}
+
+
+@get("/", include_in_schema=False, sync_to_thread=False)
+def home(request: Request) -> Template:
+    erp = request.app.state.erp
+    modules = [erp.pm.installed[n].manifest for n in erp.pm.enabled]
+    return page(request, "home.html", modules=modules)
+
+
+@get("/login", opt={"public": True}, include_in_schema=False, sync_to_thread=False)
+def login_page(request: Request, next: NextUrl = None) -> Template | Redirect:
+    if request.scope.get("user") is not None:
+        return Redirect(_safe_next(next), status_code=303)
+    return page(request, "login.html", next=_safe_next(next), username="", error=None)
+
+
+@post("/login", opt={"public": True}, include_in_schema=False)
+async def login_submit(request: Request) -> Response | Template:
+    erp = request.app.state.erp
+    form = await request.form()
+    username = str(form.get("username", ""))[:200]
+    password = str(form.get("password", ""))[:1000]
+    target = _safe_next(str(form.get("next", "/")))
+    client = request.client.host if request.client else ""
+    try:
+        # argon2 is slow on purpose: keep it off the event loop
+        sid = await anyio.to_thread.run_sync(sign_in, erp, username, password, client)
+    except ErpError as exc:  # throttled
+        return page(
+            request,
+            "login.html",
+            status_code=exc.status,
+            next=target,
+            username=username,
+            error=exc.detail,
+        )
+    if sid is None:
+        return page(
+            request,
+            "login.html",
+            status_code=401,
+            next=target,
+            username=username,
+            error=_("Wrong user name or password."),
+        )
+    response = Redirect(target, status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        erp.sign(sid, "session"),
+        httponly=True,
+        samesite="lax",
+        secure=erp.settings.cookie_secure,
+        max_age=erp.settings.session_max_age_seconds,
+    )
+    return response
+
+
+def sign_in(erp, username: str, password: str, client: str) -> str | None:
+    """A new session id for matching credentials, else ``None`` (throttling applies)."""
+    with erp.sessionmaker() as s, s.begin():
+        user = service.authenticate(
+            s,
+            username,
+            password,
+            client=client,
+            max_failures=erp.settings.login_max_failures,
+            window=erp.settings.login_window_seconds,
+        )
+        return (
+            service.start_session(s, user, erp.settings.session_max_age_seconds) if user else None
+        )
+
+
+@post("/logout", include_in_schema=False, sync_to_thread=False)
+def logout(request: Request) -> Redirect:
+    erp = request.app.state.erp
+    sid = request.scope.get("erp_sid")
+    if sid:
+        with erp.sessionmaker() as s, s.begin():
+            service.end_session(s, sid)
+    response = Redirect("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@post("/lang", opt={"public": True}, include_in_schema=False)
+async def set_language(request: Request) -> Redirect:
+    erp = request.app.state.erp
+    form = await request.form()
+    locale = str(form.get("locale", ""))
+    target = _safe_next(str(form.get("next", "/")))
+    response = Redirect(target, status_code=303)
+    if locale not in i18n.LANGUAGE_NAMES:
+        return response
+    response.set_cookie(
+        LANG_COOKIE,
+        locale,
+        max_age=365 * 24 * 3600,
+        samesite="lax",
+        httponly=True,
+        secure=erp.settings.cookie_secure,
+    )
+    user = request.scope.get("user")
+    if user is not None:
+        with erp.sessionmaker() as s, s.begin():
+            service.update_user(s, service.get_user(s, user.id), locale=locale)
+    return response
+
+
+# -- the shell as a default plugin --------------------------------------------------------
+
+
+@hookimpl
+def register_routes(erp):
+    return [healthz, home, login_page, login_submit, logout, set_language]
+
+
+@hookimpl
+def register_menu_items(erp):
+    return [MenuItem(id="home", label="Home", href="/", order=0)]
+
+
+# -- start-up -------------------------------------------------------------------------------
+
+
+class StartupError(Exception):
+    """The app cannot start; the message is one line for the person running it."""
+
+
+def startup(erp) -> None:
+    """Check the database, apply first-time permission grants, create ``admin``."""
+    from erpkit.core.settings import redact_url
+
+    try:
+        with erp.sessionmaker() as s, s.begin():
+            s.execute(text("SELECT 1 FROM core_user WHERE 1 = 0"))
+    except SQLAlchemyError as exc:
+        msg = str(exc.orig if hasattr(exc, "orig") else exc).strip().splitlines()[0]
+        raise StartupError(
+            f"database {redact_url(erp.settings.db_url)} is not ready ({msg}); "
+            "run `erpkit db upgrade`"
+        ) from None
+    with erp.sessionmaker() as s, s.begin():
+        service.sync_permissions(s, erp.registry.permissions.values())
+        created = service.ensure_admin(s, erp.settings.admin_password)
+    if created:
+        print(
+            f"erpkit: created the user 'admin' with the password {created} "
+            "(shown once: write it down, then change it)",
+            file=sys.stderr,
+            flush=True,
+        )

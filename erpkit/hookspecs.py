@@ -1,0 +1,142 @@
+"""The hooks erpkit calls: each function's docstring is the contract.
+
+Plugins implement them with ``from erpkit import hookimpl``. Every hook receives
+keyword arguments; an implementation may accept any subset of them. ``erp`` is the
+running :class:`erpkit.core.app.Erp` (settings, database, registry, plugin manager).
+
+Registration hooks run once, at start-up, in plugin dependency order. What they
+return is data: the core collects it in :class:`erpkit.core.registry.Registry` and
+refuses duplicates with a start-up error naming both plugins.
+"""
+
+from __future__ import annotations
+
+from pluggy import HookspecMarker
+
+hookspec = HookspecMarker("erpkit")
+
+
+# -- registration ---------------------------------------------------------------
+
+
+@hookspec(historic=True)
+def add_hookspecs(plugin_manager):
+    """Add a plugin's own hook specifications.
+
+    Call ``plugin_manager.add_hookspecs(module_or_class)``. The hook is historic,
+    so it is called for every plugin, whenever it registers; plugins that implement
+    another plugin's hooks mark their implementations ``@hookimpl(optionalhook=True)``
+    so that they still load when that plugin is disabled.
+    """
+
+
+@hookspec
+def register_models(erp):
+    """Return the SQLAlchemy declarative classes (or ``Table`` objects) of the plugin.
+
+    They must use :data:`erpkit.core.db.Base` (one metadata, one naming convention).
+    A table name registered by two plugins is a start-up error.
+    """
+
+
+@hookspec
+def register_migrations(erp):
+    """Return the directory of this plugin's Alembic revisions (a ``str`` or ``Path``).
+
+    The plugin's revisions form one branch whose root revision carries
+    ``branch_labels=("<plugin name>",)``. ``erpkit db upgrade`` upgrades the core,
+    then every enabled plugin in dependency order; each plugin keeps its own version
+    table (``alembic_version_<name>``), so that disabling a plugin leaves its
+    tables and data untouched and enabling it again finds them.
+    """
+
+
+@hookspec
+def register_routes(erp):
+    """Return Litestar route handlers, controllers or routers to mount on the app.
+
+    Handlers are protected by login unless their ``opt`` says ``{"public": True}``.
+    ``opt={"permission": "module.action"}`` asks the core guard for a permission.
+    The same method and path registered twice is a start-up error.
+    """
+
+
+@hookspec
+def register_templates(erp):
+    """Return a template directory (or a list of them) for this plugin.
+
+    Put templates under ``<dir>/<plugin name>/`` so that they do not collide. A file
+    with the same name as a core template overrides it; the original stays
+    reachable as ``"default:<name>"`` (for ``{% extends "default:base.html" %}``).
+    """
+
+
+@hookspec
+def register_translations(erp):
+    """Return a ``locales`` directory holding ``<locale>/LC_MESSAGES/messages.po``.
+
+    The catalogs of all plugins are merged with the core's; ``_()`` in templates and
+    :func:`erpkit.core.i18n.gettext` in code see them all.
+    """
+
+
+@hookspec
+def register_permissions(erp):
+    """Return a list of :class:`erpkit.core.registry.Permission`.
+
+    Codes are ``"<plugin>.<action>"``. ``default_roles`` are granted the first time
+    a permission appears in a database; later, grants are the admin's data. The
+    ``admin`` role holds every permission. A code registered twice is a start-up error.
+    """
+
+
+@hookspec
+def register_menu_items(erp):
+    """Return a list of :class:`erpkit.core.registry.MenuItem` for the navigation.
+
+    An item with ``permission`` is shown only to users who hold it; ``parent`` names
+    another item's id to nest it. An id registered twice is a start-up error.
+    """
+
+
+@hookspec
+def register_option_lists(erp):
+    """Return a list of :class:`erpkit.core.registry.OptionList` (admin-editable lists).
+
+    Each has a code such as ``"customers.region"`` and default options; the admin
+    edits the options later. A code registered twice is a start-up error.
+    """
+
+
+@hookspec
+def register_cli_commands(cli):
+    """Add ``click`` commands or groups to the ``erpkit`` command group ``cli``.
+
+    Give every command a ``help`` text: ``erpkit COMMAND --help`` must explain it.
+    """
+
+
+@hookspec
+def prepare_jinja2_environment(env, erp):
+    """Change the Jinja2 environment the core owns: add filters, globals, tests.
+
+    Called once, after every plugin's templates are known.
+    """
+
+
+@hookspec
+def extra_template_vars(template, request, erp):
+    """Return a dict of extra variables for rendering ``template``.
+
+    Called for every page the core renders; ``request`` is the Litestar request.
+    """
+
+
+@hookspec
+def startup(erp):
+    """Called once when the application starts, after the database is reachable."""
+
+
+@hookspec
+def shutdown(erp):
+    """Called once when the application stops."""

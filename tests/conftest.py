@@ -1,0 +1,199 @@
+"""Fixtures: an app per test on a fresh database (SQLite file, or a PostgreSQL schema).
+
+Set ``ERPKIT_TEST_DATABASE_URL=postgresql+psycopg://...`` to run the whole suite
+on PostgreSQL; each test then gets its own schema, dropped afterwards. With
+``CI=true`` a skipped test fails the run: CI must not skip what it claims to test.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from litestar.testing import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT / "plugins"))
+
+import my_other  # noqa: E402
+import my_plugin  # noqa: E402
+
+from erpkit.core import migrate  # noqa: E402
+from erpkit.core.app import build_erp, create_app  # noqa: E402
+from erpkit.core.settings import Settings  # noqa: E402
+
+PG_URL = os.environ.get("ERPKIT_TEST_DATABASE_URL") or None
+ADMIN_PASSWORD = "admin-pass-123"
+PASSWORD = "pass-word-123"
+TEST_PLUGINS = (my_plugin, my_other)
+
+
+def pytest_report_header(config):
+    where = "PostgreSQL " + make_url(PG_URL).render_as_string() if PG_URL else "SQLite"
+    return f"erpkit test database: {where}"
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if os.environ.get("CI") == "true":
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        skipped = reporter.stats.get("skipped", []) if reporter else []
+        if skipped:
+            reporter.write_line(
+                f"CI=true: {len(skipped)} test(s) were skipped; failing the run", red=True
+            )
+            session.exitstatus = 1
+
+
+# -- databases ---------------------------------------------------------------------------
+
+
+def pg_schema_url(base: str, schema: str) -> str:
+    url = make_url(base)
+    return url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+        hide_password=False
+    )
+
+
+@pytest.fixture
+def database_url() -> Iterator[str | None]:
+    """``None`` for SQLite (a file in the test's data dir), else a fresh PostgreSQL schema."""
+    if not PG_URL:
+        yield None
+        return
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield pg_schema_url(PG_URL, schema)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(
+                text(
+                    f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    f"WHERE pid <> pg_backend_pid() AND query LIKE '%{schema}%'"
+                )
+            )
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path, database_url) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        admin_password=ADMIN_PASSWORD,
+        secret_key="test-secret-key",
+    )
+
+
+@pytest.fixture
+def make_app(settings):
+    """Build (and migrate for) an app; ``plugins`` None = every test plugin enabled."""
+    built = []
+
+    def factory(plugins=None, extra_plugins=TEST_PLUGINS, settings_=None, upgrade=True):
+        s = settings_ or settings
+        if upgrade:
+            erp = build_erp(s, plugins, extra_plugins)
+            migrate.upgrade(erp)
+            erp.engine.dispose()
+        app = create_app(s, plugins=plugins, extra_plugins=extra_plugins)
+        built.append(app)
+        return app
+
+    yield factory
+    for app in built:
+        app.state.erp.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture
+def erp(client):
+    return client.app.state.erp
+
+
+# -- people ------------------------------------------------------------------------------
+
+
+CSRF_RE = re.compile(r'name="csrf-token" content="([0-9a-f]+)"')
+
+
+def csrf_of(client: TestClient, path: str = "/login") -> str:
+    html = client.get(path).text
+    m = CSRF_RE.search(html)
+    assert m, f"no CSRF token on {path}"
+    return m.group(1)
+
+
+def login(client: TestClient, username: str, password: str = PASSWORD):
+    token = csrf_of(client, "/login")
+    return client.post(
+        "/login",
+        data={"username": username, "password": password, "_csrf": token, "next": "/"},
+        follow_redirects=False,
+    )
+
+
+def token_for(client: TestClient, username: str, password: str = PASSWORD) -> dict[str, str]:
+    r = client.post("/api/v1/auth/token", json={"username": username, "password": password})
+    assert r.status_code == 201, r.text
+    return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+@pytest.fixture
+def admin_headers(client) -> dict[str, str]:
+    return token_for(client, "admin", ADMIN_PASSWORD)
+
+
+@pytest.fixture
+def people(erp):
+    """A small company: Sales (manager) > Sales East (two salespeople), plus finance."""
+    from erpkit.core.auth import service
+
+    with erp.sessionmaker.begin() as s:
+        sales = service.create_department(s, "Sales")
+        east = service.create_department(s, "Sales East", sales.id)
+        other = service.create_department(s, "Other")
+        manager = service.create_user(
+            s,
+            "manager",
+            PASSWORD,
+            roles=["sales_manager"],
+            department_id=sales.id,
+            display_name="王经理",
+        )
+        ids = {"manager": manager.id}
+        for name in ("sales1", "sales2"):
+            ids[name] = service.create_user(
+                s,
+                name,
+                PASSWORD,
+                roles=["salesperson"],
+                department_id=east.id,
+                superior_id=manager.id,
+            ).id
+        ids["outsider"] = service.create_user(
+            s, "outsider", PASSWORD, roles=["salesperson"], department_id=other.id
+        ).id
+        ids["finance"] = service.create_user(s, "finance", PASSWORD, roles=["finance"]).id
+        ids["departments"] = {"sales": sales.id, "east": east.id, "other": other.id}
+    return ids

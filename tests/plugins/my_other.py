@@ -1,0 +1,10 @@
+"""A single-file plugin that implements my_plugin's added hook (optionally)."""
+
+from erpkit import hookimpl
+
+MANIFEST = {"name": "my_other", "version": "1.0", "depends": []}
+
+
+@hookimpl(optionalhook=True)
+def my_plugin_note_prefix(title):
+    return "[o] "
