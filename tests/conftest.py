@@ -26,8 +26,15 @@ import my_other  # noqa: E402
 import my_plugin  # noqa: E402
 
 from erpkit.core import migrate  # noqa: E402
-from erpkit.core.app import build_erp, create_app  # noqa: E402
+from erpkit.core.app import assemble, build_erp  # noqa: E402
 from erpkit.core.settings import Settings  # noqa: E402
+
+# argon2 at its production cost takes ~0.2 s a hash here; tests hash hundreds of times
+from argon2 import PasswordHasher  # noqa: E402
+
+from erpkit.core.auth import service as _auth_service  # noqa: E402
+
+_auth_service.set_password_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 PG_URL = os.environ.get("ERPKIT_TEST_DATABASE_URL") or None
 ADMIN_PASSWORD = "admin-pass-123"
@@ -101,12 +108,10 @@ def make_app(settings):
     built = []
 
     def factory(plugins=None, extra_plugins=TEST_PLUGINS, settings_=None, upgrade=True):
-        s = settings_ or settings
+        erp = build_erp(settings_ or settings, plugins, extra_plugins)
         if upgrade:
-            erp = build_erp(s, plugins, extra_plugins)
             migrate.upgrade(erp)
-            erp.engine.dispose()
-        app = create_app(s, plugins=plugins, extra_plugins=extra_plugins)
+        app = assemble(erp)
         built.append(app)
         return app
 

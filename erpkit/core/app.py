@@ -153,10 +153,14 @@ def create_app(
     ``plugins`` overrides the enabled set of the settings; ``extra_plugins`` are
     plugin modules registered as if installed (tests and embedding use it).
     """
+    return assemble(build_erp(settings, plugins, extra_plugins))
+
+
+def assemble(erp: Erp) -> Litestar:
+    """The Litestar app of an already built :class:`Erp`."""
     from erpkit.core import web
     from erpkit.core.auth.middleware import AuthMiddleware, access_guard
 
-    erp = build_erp(settings, plugins, extra_plugins)
     web.make_environment(erp)
 
     def on_startup(app: Litestar) -> None:

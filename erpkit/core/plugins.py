@@ -216,9 +216,8 @@ class ErpPluginManager(pluggy.PluginManager):
         try:
             pm.check_pending()
         except pluggy.PluginValidationError as exc:
-            raise PluginError(
-                f"plugin {pm.owner_of.get(exc.plugin_name, exc.plugin_name)!r}: {exc}"
-            ) from None
+            owner = pm.owner_of.get(pm.get_name(exc.plugin) or "", "?")
+            raise PluginError(f"plugin {owner!r}: {exc}") from None
         return pm
 
     def _register(self, module: Any, reg_name: str, owner: str) -> None:

@@ -34,6 +34,7 @@ from erpkit.core.auth.middleware import (
     csrf_token,
 )
 from erpkit.core.errors import ErpError
+from erpkit.core.i18n import N_
 from erpkit.core.i18n import gettext as _
 from erpkit.core.params import NextUrl
 from erpkit.core.registry import MenuItem
@@ -51,7 +52,7 @@ def make_environment(erp) -> jinja2.Environment:
     # later plugins win, as they are the more specific; "default:" reaches the core
     plugin_loaders = [jinja2.FileSystemLoader(str(d)) for d in reversed(erp.registry.template_dirs)]
     loader = jinja2.ChoiceLoader(
-        [*plugin_loaders, core_loader, jinja2.PrefixLoader({"default": core_loader})]
+        [*plugin_loaders, core_loader, jinja2.PrefixLoader({"default": core_loader}, delimiter=":")]
     )
     env = jinja2.Environment(
         loader=loader,
@@ -97,11 +98,12 @@ def menu_for(erp, user) -> list[dict[str, Any]]:
     return build(None)
 
 
-def page(request: Request, template: str, status_code: int = 200, **context: Any) -> Template:
-    """Render a page of the shell with the context every page needs."""
+def page_context(request: Request, template: str, **context: Any) -> dict[str, Any]:
+    """The context every page of the shell needs, plus ``context``."""
     erp = request.app.state.erp
     user = request.scope.get("user")
     base = {
+        "request": request,
         "user": user,
         "menu": menu_for(erp, user),
         "csrf_token": csrf_token(erp, request.scope),
@@ -113,7 +115,16 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
         if extra:
             base.update(extra)
     base.update(context)
-    return Template(template_name=template, context=base, status_code=status_code)
+    return base
+
+
+def page(request: Request, template: str, status_code: int = 200, **context: Any) -> Template:
+    """Render a page of the shell with the context every page needs."""
+    return Template(
+        template_name=template,
+        context=page_context(request, template, **context),
+        status_code=status_code,
+    )
 
 
 # -- errors: problem+json for the API, a page for people ------------------------------
@@ -127,17 +138,18 @@ def _wants_json(request: Request) -> bool:
     return "application/json" in accept and "text/html" not in accept
 
 
+ERROR_TITLE = N_("Error")
 _TITLES = {
-    400: "Bad request",
-    401: "Please sign in",
-    403: "Not allowed",
-    404: "Not found",
-    405: "Method not allowed",
-    409: "Conflict",
-    413: "Too large",
-    422: "Please correct the errors below",
-    429: "Too many requests",
-    500: "Something went wrong",
+    400: N_("Bad request"),
+    401: N_("Please sign in"),
+    403: N_("Not allowed"),
+    404: N_("Not found"),
+    405: N_("Method not allowed"),
+    409: N_("Conflict"),
+    413: N_("Too large"),
+    422: N_("Please correct the errors below"),
+    429: N_("Too many requests"),
+    500: N_("Something went wrong"),
 }
 
 
@@ -159,7 +171,7 @@ def _classify(exc: Exception) -> tuple[int, str, list[dict[str, str]]]:
     if isinstance(exc, HTTPException):
         status = exc.status_code
         detail = exc.detail if status < 500 else ""
-        default = _(_TITLES.get(status, "Error"))
+        default = _(_TITLES.get(status, ERROR_TITLE))
         # Litestar's own English details are replaced by translated ones
         if status in (401, 403, 404, 405) and not getattr(exc, "erp_detail", False):
             detail = {
@@ -181,7 +193,7 @@ def handle_exception(request: Request, exc: Exception) -> Response:
     if _wants_json(request):
         body: dict[str, Any] = {
             "type": "about:blank",
-            "title": _(_TITLES.get(status, "Error")),
+            "title": _(_TITLES.get(status, ERROR_TITLE)),
             "status": status,
             "detail": detail,
         }
@@ -195,15 +207,18 @@ def handle_exception(request: Request, exc: Exception) -> Response:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return Redirect(f"/login?next={quote(target)}", status_code=303)
     try:
-        return page(
-            request,
-            "error.html",
-            status_code=status,
-            status=status,
-            title=_(_TITLES.get(status, "Error")),
-            detail=detail,
-            errors=errors,
+        # rendered here, not later, so that a failing template cannot escape this handler
+        html = request.app.state.erp.jinja.get_template("error.html").render(
+            page_context(
+                request,
+                "error.html",
+                status=status,
+                detail=detail,
+                errors=errors,
+                title=_(_TITLES.get(status, ERROR_TITLE)),
+            )
         )
+        return Response(content=html, status_code=status, media_type=MediaType.HTML)
     except Exception:  # the error page itself must never fail
         log.exception("error page failed")
         return Response(content=f"{status} {detail}", status_code=status, media_type=MediaType.TEXT)
@@ -345,7 +360,7 @@ def register_routes(erp):
 
 @hookimpl
 def register_menu_items(erp):
-    return [MenuItem(id="home", label="Home", href="/", order=0)]
+    return [MenuItem(id="home", label=N_("Home"), href="/", order=0)]
 
 
 # -- start-up -------------------------------------------------------------------------------

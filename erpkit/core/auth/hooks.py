@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from erpkit import hookimpl
 from erpkit.core.auth import admin, api, models
+from erpkit.core.i18n import N_
 from erpkit.core.registry import MenuItem, Permission
 
 
@@ -31,8 +32,8 @@ def register_routes(erp):
 @hookimpl
 def register_permissions(erp):
     return [
-        Permission(api.MANAGE_USERS, "Manage users and departments", default_roles=("admin",)),
-        Permission(api.MANAGE_ROLES, "Manage roles and permissions", default_roles=("admin",)),
+        Permission(api.MANAGE_USERS, N_("Manage users and departments"), default_roles=("admin",)),
+        Permission(api.MANAGE_ROLES, N_("Manage roles and permissions"), default_roles=("admin",)),
     ]
 
 
@@ -41,14 +42,14 @@ def register_menu_items(erp):
     return [
         MenuItem(
             id="admin",
-            label="Administration",
+            label=N_("Administration"),
             href="/admin/users",
             order=900,
             permission=api.MANAGE_USERS,
         ),
         MenuItem(
             id="admin.users",
-            label="Users",
+            label=N_("Users"),
             href="/admin/users",
             parent="admin",
             permission=api.MANAGE_USERS,
@@ -56,7 +57,7 @@ def register_menu_items(erp):
         ),
         MenuItem(
             id="admin.departments",
-            label="Departments",
+            label=N_("Departments"),
             href="/admin/departments",
             parent="admin",
             permission=api.MANAGE_USERS,
@@ -64,7 +65,7 @@ def register_menu_items(erp):
         ),
         MenuItem(
             id="admin.roles",
-            label="Roles and permissions",
+            label=N_("Roles and permissions"),
             href="/admin/roles",
             parent="admin",
             permission=api.MANAGE_ROLES,
@@ -72,7 +73,7 @@ def register_menu_items(erp):
         ),
         MenuItem(
             id="admin.plugins",
-            label="Modules",
+            label=N_("Modules"),
             href="/admin/plugins",
             parent="admin",
             permission=api.MANAGE_ROLES,

@@ -36,9 +36,18 @@ from erpkit.core.i18n import gettext as _
 from erpkit.core.registry import Permission
 
 ADMIN_ROLE = "admin"
-_hasher = PasswordHasher()
+_hasher = PasswordHasher()  # argon2id, RFC 9106 "low memory" profile (64 MiB, t=3)
 # Verified against when the user does not exist, so that both answers take as long.
 _DUMMY_HASH = _hasher.hash("erpkit-not-a-password")
+
+
+def set_password_hasher(hasher: PasswordHasher) -> None:
+    """Replace the argon2 parameters (test suites use a cheap profile; never in production)."""
+    global _hasher, _DUMMY_HASH
+    _hasher = hasher
+    _DUMMY_HASH = hasher.hash("erpkit-not-a-password")
+
+
 _USERNAME = re.compile(r"^[\w.@+-]{1,64}$")
 MIN_PASSWORD_LENGTH = 8
 

@@ -114,4 +114,9 @@ def ngettext(singular: str, plural: str, n: int, **params: object) -> str:
     return text % params
 
 
+def N_(message: str) -> str:
+    """Mark a string for the catalogs without translating it now (labels, titles)."""
+    return message
+
+
 _ = gettext

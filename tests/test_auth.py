@@ -1,0 +1,376 @@
+"""Sign-in, sessions, CSRF, throttling, tokens, users API, permissions and data scope."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from conftest import ADMIN_PASSWORD, PASSWORD, csrf_of, login, token_for
+from sqlalchemy import func, select
+
+from erpkit.core.auth import service
+from erpkit.core.auth.models import ApiToken, LoginSession, User
+
+
+def test_password_is_argon2(erp, people):
+    with erp.sessionmaker() as s:
+        h = s.scalar(select(User.password_hash).where(User.username == "sales1"))
+    assert h.startswith("$argon2id$")
+    assert PASSWORD not in h
+
+
+def test_login_sets_http_only_session_cookie(client, people):
+    r = login(client, "sales1")
+    assert r.status_code == 303 and r.headers["location"] == "/"
+    cookie = r.headers["set-cookie"]
+    assert cookie.startswith("erpkit_session=")
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie.replace("Lax", "lax")
+    assert client.get("/").status_code == 200
+
+
+def test_login_redirects_to_next_but_only_locally(client, people):
+    token = csrf_of(client)
+    r = client.post(
+        "/login",
+        data={
+            "username": "sales1",
+            "password": PASSWORD,
+            "_csrf": token,
+            "next": "//evil.example/x",
+        },
+        follow_redirects=False,
+    )
+    assert r.headers["location"] == "/"
+    client.post("/logout", data={"_csrf": csrf_of(client, "/")})
+    token = csrf_of(client)
+    r = client.post(
+        "/login",
+        data={
+            "username": "sales1",
+            "password": PASSWORD,
+            "_csrf": token,
+            "next": "/admin/users?page=2",
+        },
+        follow_redirects=False,
+    )
+    assert r.headers["location"] == "/admin/users?page=2"
+
+
+def test_anonymous_page_redirects_to_login_with_next(client):
+    r = client.get("/admin/users?q=a", follow_redirects=False)
+    assert r.status_code == 303
+    assert r.headers["location"] == "/login?next=/admin/users%3Fq%3Da"
+
+
+def test_wrong_password_and_unknown_user_get_the_same_answer(client, people):
+    a = login(client, "sales1", "wrong-password")
+    b = login(client, "no-such-user", "wrong-password")
+    assert a.status_code == b.status_code == 401
+    strip = lambda html: re.sub(r'value="[^"]*"', "", html)  # noqa: E731
+    assert strip(a.text) == strip(b.text)
+    assert "用户名或密码错误" in a.text
+    api_a = client.post("/api/v1/auth/token", json={"username": "sales1", "password": "nope"})
+    api_b = client.post("/api/v1/auth/token", json={"username": "ghost", "password": "nope"})
+    assert api_a.status_code == api_b.status_code == 401
+    assert api_a.json() == api_b.json()
+    assert api_a.headers["content-type"].startswith("application/problem+json")
+
+
+def test_inactive_user_cannot_sign_in(client, erp, people):
+    with erp.sessionmaker.begin() as s:
+        service.update_user(s, service.get_user(s, people["sales1"]), is_active=False)
+    assert login(client, "sales1").status_code == 401
+
+
+def test_login_throttling(client, people, erp):
+    for _ in range(erp.settings.login_max_failures):
+        assert login(client, "sales1", "bad-password").status_code == 401
+    r = login(client, "sales1")  # even the right password is refused now
+    assert r.status_code == 429
+    assert "登录失败次数过多" in r.text
+    r = client.post("/api/v1/auth/token", json={"username": "sales1", "password": PASSWORD})
+    assert r.status_code == 429 and r.headers["retry-after"]
+    # other users are not affected
+    assert login(client, "sales2").status_code == 303
+
+
+def test_successful_login_clears_failures(client, people, erp):
+    for _ in range(erp.settings.login_max_failures - 1):
+        login(client, "sales1", "bad-password")
+    assert login(client, "sales1").status_code == 303
+    client.post("/logout", data={"_csrf": csrf_of(client, "/")})
+    assert login(client, "sales1", "bad-password").status_code == 401
+    assert login(client, "sales1").status_code == 303
+
+
+def test_logout_ends_the_session_server_side(client, people, erp):
+    login(client, "sales1")
+    cookie = client.cookies.get("erpkit_session")
+    r = client.post("/logout", data={"_csrf": csrf_of(client, "/")}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/login"
+    with erp.sessionmaker() as s:
+        assert s.scalar(select(func.count()).select_from(LoginSession)) == 0
+    # replaying the old cookie does not work
+    client.cookies.set("erpkit_session", cookie)
+    assert client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_tampered_session_cookie_is_ignored(client, people):
+    login(client, "sales1")
+    value = client.cookies.get("erpkit_session")
+    sid, _, mac = value.rpartition(".")
+    client.cookies.set("erpkit_session", sid + "." + ("0" * len(mac)))
+    assert client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_csrf_is_required_on_forms(client, people):
+    r = client.post(
+        "/login", data={"username": "sales1", "password": PASSWORD}, follow_redirects=False
+    )
+    assert r.status_code == 403
+    login(client, "sales1")
+    r = client.post("/logout", data={}, follow_redirects=False)
+    assert r.status_code == 403
+    r = client.post("/logout", data={"_csrf": "0" * 64}, follow_redirects=False)
+    assert r.status_code == 403
+    assert client.get("/").status_code == 200  # still signed in
+
+
+def test_csrf_on_api_with_session_cookie(client, people, admin_headers):
+    login(client, "admin", ADMIN_PASSWORD)
+    body = {"name": "Support"}
+    assert client.post("/api/v1/departments", json=body).status_code == 403
+    r = client.post(
+        "/api/v1/departments", json=body, headers={"X-CSRF-Token": csrf_of(client, "/")}
+    )
+    assert r.status_code == 201, r.text
+
+
+def test_bearer_token_needs_no_csrf(client, admin_headers):
+    r = client.post("/api/v1/departments", json={"name": "Sales"}, headers=admin_headers)
+    assert r.status_code == 201
+
+
+def test_token_is_stored_hashed_and_can_expire(client, erp, people):
+    r = client.post(
+        "/api/v1/auth/token",
+        json={"username": "sales1", "password": PASSWORD, "name": "script", "days": 1},
+    )
+    token = r.json()["token"]
+    assert token.startswith("ek_")
+    with erp.sessionmaker() as s:
+        stored = s.scalars(select(ApiToken.token_hash)).all()
+    assert token not in stored and len(stored) == 1
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    with erp.sessionmaker.begin() as s:
+        t = s.scalar(select(ApiToken))
+        t.expires_at = service.utcnow()
+    assert client.get("/api/v1/me", headers=headers).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "value", ["Bearer nonsense", "Bearer ek_" + "x" * 43, "Bearer ", "Basic abc"]
+)
+def test_bad_tokens_are_refused(client, value):
+    r = client.get("/api/v1/me", headers={"Authorization": value})
+    assert r.status_code == 401
+    assert r.json()["status"] == 401
+
+
+def test_me(client, people):
+    headers = token_for(client, "sales1")
+    me = client.get("/api/v1/me", headers=headers).json()
+    assert me["username"] == "sales1"
+    assert me["roles"] == ["salesperson"]
+    assert me["superior_id"] == people["manager"]
+    assert me["data_scope"] == "own"
+    assert "my_plugin.write" in me["permissions"]
+    assert "core.manage_users" not in me["permissions"]
+
+
+def test_users_api_is_admin_only(client, people, admin_headers):
+    for name in ("sales1", "manager", "finance"):
+        h = token_for(client, name)
+        assert client.get("/api/v1/users", headers=h).status_code == 403
+        assert (
+            client.post(
+                "/api/v1/users", headers=h, json={"username": "x", "password": PASSWORD}
+            ).status_code
+            == 403
+        )
+    r = client.get("/api/v1/users?q=sales&per_page=1", headers=admin_headers)
+    assert r.status_code == 200
+    body = r.json()
+    assert body["total"] == 2 and len(body["items"]) == 1 and body["per_page"] == 1
+
+
+def test_users_api_create_and_update(client, people, admin_headers):
+    r = client.post(
+        "/api/v1/users",
+        headers=admin_headers,
+        json={
+            "username": "Li.Lei",
+            "password": PASSWORD,
+            "roles": ["clerk"],
+            "display_name": "李雷",
+            "department_id": people["departments"]["east"],
+            "superior_id": people["manager"],
+        },
+    )
+    assert r.status_code == 201, r.text
+    user = r.json()
+    assert user["username"] == "li.lei" and user["display_name"] == "李雷"
+    assert user["roles"] == ["clerk"]
+    r = client.patch(
+        f"/api/v1/users/{user['id']}",
+        headers=admin_headers,
+        json={"roles": ["clerk", "finance"], "locale": "en"},
+    )
+    assert r.status_code == 200
+    assert r.json()["roles"] == ["clerk", "finance"] and r.json()["locale"] == "en"
+    assert r.json()["display_name"] == "李雷"  # untouched
+    assert login(client, "LI.LEI").status_code == 303  # user names ignore case
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"username": "has space", "password": PASSWORD}, "username"),
+        ({"username": "short", "password": "123"}, "password"),
+        ({"username": "x1", "password": PASSWORD, "roles": ["king"]}, "roles"),
+        ({"username": "x2", "password": PASSWORD, "department_id": 999}, "department_id"),
+        ({"username": "x3", "password": PASSWORD, "superior_id": 999}, "superior_id"),
+        ({"username": "x4", "password": PASSWORD, "email": "not-mail"}, "email"),
+        ({"username": "x5", "password": PASSWORD, "locale": "fr"}, "locale"),
+    ],
+)
+def test_users_api_field_errors_change_nothing(client, erp, admin_headers, body, field):
+    with erp.sessionmaker() as s:
+        before = s.scalar(select(func.count()).select_from(User))
+    r = client.post("/api/v1/users", headers={**admin_headers, "Accept-Language": "en"}, json=body)
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert [e["field"] for e in r.json()["errors"]] == [field]
+    with erp.sessionmaker() as s:
+        assert s.scalar(select(func.count()).select_from(User)) == before
+
+
+def test_users_api_schema_errors_are_problem_json(client, admin_headers):
+    r = client.post("/api/v1/users", headers=admin_headers, json={"username": 5})
+    assert r.status_code == 400
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["errors"]
+
+
+def test_duplicate_user_is_a_conflict(client, people, admin_headers):
+    r = client.post(
+        "/api/v1/users", headers=admin_headers, json={"username": "SALES1", "password": PASSWORD}
+    )
+    assert r.status_code == 409
+
+
+def test_superior_cycle_is_refused(client, people, admin_headers):
+    r = client.patch(
+        f"/api/v1/users/{people['manager']}",
+        headers=admin_headers,
+        json={"superior_id": people["sales1"]},
+    )
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "superior_id"
+
+
+def test_admin_cannot_lock_themself_out(client, admin_headers):
+    me = client.get("/api/v1/me", headers=admin_headers).json()
+    r = client.patch(f"/api/v1/users/{me['id']}", headers=admin_headers, json={"is_active": False})
+    assert r.status_code == 422
+    r = client.patch(f"/api/v1/users/{me['id']}", headers=admin_headers, json={"roles": ["clerk"]})
+    assert r.status_code == 422
+
+
+def test_password_change_signs_out_everywhere(client, erp, people):
+    login(client, "sales1")
+    with erp.sessionmaker.begin() as s:
+        service.set_password(s, service.get_user(s, people["sales1"]), "brand-new-pass")
+    assert client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_role_grants_api(client, people, admin_headers):
+    h = token_for(client, "finance")
+    assert client.get("/api/v1/users", headers=h).status_code == 403
+    r = client.put(
+        "/api/v1/roles/finance/permissions",
+        headers=admin_headers,
+        json={"permissions": ["core.manage_users"]},
+    )
+    assert r.status_code == 200 and r.json()["permissions"] == ["core.manage_users"]
+    assert client.get("/api/v1/users", headers=h).status_code == 200
+    r = client.put(
+        "/api/v1/roles/finance/permissions",
+        headers=admin_headers,
+        json={"permissions": ["no.such"]},
+    )
+    assert r.status_code == 422
+    assert (
+        client.put(
+            "/api/v1/roles/king/permissions", headers=admin_headers, json={"permissions": []}
+        ).status_code
+        == 404
+    )
+
+
+def test_departments_api(client, admin_headers):
+    r = client.post("/api/v1/departments", headers=admin_headers, json={"name": "华东区"})
+    top = r.json()
+    r = client.post(
+        "/api/v1/departments", headers=admin_headers, json={"name": "上海", "parent_id": top["id"]}
+    )
+    assert r.status_code == 201 and r.json()["parent_id"] == top["id"]
+    assert (
+        client.post("/api/v1/departments", headers=admin_headers, json={"name": "上海"}).status_code
+        == 409
+    )
+    assert (
+        client.post("/api/v1/departments", headers=admin_headers, json={"name": " "}).status_code
+        == 422
+    )
+    names = [d["name"] for d in client.get("/api/v1/departments", headers=admin_headers).json()]
+    assert set(names) == {"华东区", "上海"}
+
+
+# -- data scope ------------------------------------------------------------------------------
+
+
+def _notes_seen_by(client, name):
+    headers = token_for(client, name, ADMIN_PASSWORD if name == "admin" else PASSWORD)
+    return sorted(n["title"] for n in client.get("/api/v1/my-plugin/notes", headers=headers).json())
+
+
+def test_data_scope_own_department_all(client, erp, people):
+    from my_plugin.models import Note
+
+    with erp.sessionmaker.begin() as s:
+        for owner in ("sales1", "sales2", "outsider", "manager"):
+            s.add(Note(title=owner, owner_id=people[owner]))
+    assert _notes_seen_by(client, "sales1") == ["sales1"]
+    assert _notes_seen_by(client, "outsider") == ["outsider"]
+    # the manager's department (Sales) includes Sales East below it
+    assert _notes_seen_by(client, "manager") == ["manager", "sales1", "sales2"]
+    assert _notes_seen_by(client, "finance") == ["manager", "outsider", "sales1", "sales2"]
+    assert _notes_seen_by(client, "admin") == ["manager", "outsider", "sales1", "sales2"]
+
+
+def test_data_scope_also_clause(erp, people):
+    from my_plugin.models import Note
+
+    with erp.sessionmaker.begin() as s:
+        s.add_all(
+            [
+                Note(title="mine", owner_id=people["sales1"]),
+                Note(title="shared", owner_id=people["outsider"]),
+            ]
+        )
+    with erp.sessionmaker() as s:
+        user = service.current_user_from(s, service.get_user(s, people["sales1"]))
+        clause = service.scope_clause(user, Note.owner_id, also=Note.title == "shared")
+        assert sorted(s.scalars(select(Note.title).where(clause))) == ["mine", "shared"]
