@@ -201,9 +201,12 @@ def probe(port: int) -> bool:
 
 
 def start_server(
-    argv: list[str], cwd: Path, log: Path, timeout: float
+    argv: list[str], cwd: Path, log: Path, timeout: float, env: dict[str, str] | None = None
 ) -> tuple[subprocess.Popen, float]:
-    """Start a server and return it with its time-to-first-200 in seconds."""
+    """Start a server and return it with its time-to-first-200 in seconds.
+
+    ``env`` replaces the inherited environment when given (bench/platform.py).
+    """
     port = int(argv[argv.index("--port") + 1])
     # Output goes to a file, not a pipe: nobody drains a pipe during the run,
     # and a full pipe would stall the server mid-benchmark. Both streams are
@@ -213,7 +216,7 @@ def start_server(
         # A new session lets us signal the whole group: granian forks its
         # worker from a supervisor process and both must go between runs.
         proc = subprocess.Popen(
-            argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
     deadline = t0 + timeout
     while time.perf_counter() < deadline:
@@ -267,14 +270,24 @@ def parse_wrk(output: str) -> tuple[float, float, float, float, str]:
     return rps, avg, p50, p99, "; ".join(errors)
 
 
-def run_wrk(wrk: str, port: int, threads: int, connections: int, duration: int) -> str:
+def run_wrk(
+    wrk: str,
+    port: int,
+    threads: int,
+    connections: int,
+    duration: int,
+    path: str = PATH,
+    headers: tuple[str, ...] = (),
+) -> str:
+    """``wrk --latency`` output; ``headers`` are "Name: value" strings (bench/platform.py)."""
     argv = [
         wrk,
         f"-t{threads}",
         f"-c{connections}",
         f"-d{duration}s",
         "--latency",
-        f"http://{HOST}:{port}{PATH}",
+        *(arg for h in headers for arg in ("-H", h)),
+        f"http://{HOST}:{port}{path}",
     ]
     return subprocess.run(argv, check=True, capture_output=True, text=True).stdout
 

@@ -25,14 +25,13 @@ sys.path.insert(0, str(ROOT / "plugins"))
 import my_other  # noqa: E402
 import my_plugin  # noqa: E402
 
-from erpkit.core import migrate  # noqa: E402
-from erpkit.core.app import assemble, build_erp  # noqa: E402
-from erpkit.core.settings import Settings  # noqa: E402
-
 # argon2 at its production cost takes ~0.2 s a hash here; tests hash hundreds of times
 from argon2 import PasswordHasher  # noqa: E402
 
+from erpkit.core import migrate  # noqa: E402
+from erpkit.core.app import assemble, build_erp  # noqa: E402
 from erpkit.core.auth import service as _auth_service  # noqa: E402
+from erpkit.core.settings import Settings  # noqa: E402
 
 _auth_service.set_password_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 

@@ -53,12 +53,12 @@ def test_disabled_dependency_names_both_plugins():
 
 
 def test_unknown_enabled_plugin():
-    with pytest.raises(PluginError, match="unknown plugin 'nope'"):
+    with pytest.raises(PluginError, match=r"unknown plugin 'nope'"):
         resolve(discover([plugin("a")]), ["a", "nope"])
 
 
 def test_cycle_is_reported():
-    with pytest.raises(PluginError, match="cycle: a -> b -> a"):
+    with pytest.raises(PluginError, match=r"cycle: a -> b -> a"):
         names([plugin("a", ["b"]), plugin("b", ["a"])])
 
 
@@ -86,19 +86,19 @@ def test_bad_manifests(manifest, message):
 
 
 def test_same_name_twice():
-    with pytest.raises(PluginError, match="plugin name 'a' is used by both"):
+    with pytest.raises(PluginError, match=r"plugin name 'a' is used by both"):
         discover([plugin("a"), plugin("a")])
 
 
 def test_misspelt_hook_is_an_error():
     bad = plugin("typo", register_route=lambda erp: [])  # register_routes, misspelt
-    with pytest.raises(PluginError, match="plugin 'typo'.*register_route"):
+    with pytest.raises(PluginError, match=r"plugin 'typo'.*register_route"):
         ErpPluginManager.build(None, [bad], core_modules=())
 
 
 def test_wrong_hook_arguments_are_an_error():
     bad = plugin("args", register_routes=lambda erp, nonsense: [])
-    with pytest.raises(PluginError, match="plugin 'args'"):
+    with pytest.raises(PluginError, match=r"plugin 'args'"):
         ErpPluginManager.build(None, [bad], core_modules=())
 
 
@@ -160,7 +160,7 @@ def test_duplicate_route(settings):
 def test_duplicate_route_with_other_parameter_names(settings):
     one = plugin("one", register_routes=lambda erp: [thing_a])
     two = plugin("two", register_routes=lambda erp: [thing_b])
-    with pytest.raises(RegistrationError, match="'GET /things/{}'.*'one'.*'two'"):
+    with pytest.raises(RegistrationError, match=r"'GET /things/{}'.*'one'.*'two'"):
         _build(settings, one, two)
 
 
@@ -170,13 +170,13 @@ def test_plugin_route_cannot_take_a_core_route(settings):
         return "mine"
 
     one = plugin("one", register_routes=lambda erp: [fake_health])
-    with pytest.raises(RegistrationError, match="'core' and plugin 'one'"):
+    with pytest.raises(RegistrationError, match=r"'core' and plugin 'one'"):
         _build(settings, one)
 
 
 def test_duplicate_permission(settings):
     perm = [Permission("x.do", "Do")]
-    with pytest.raises(RegistrationError, match="permission 'x.do'.*'one'.*'two'"):
+    with pytest.raises(RegistrationError, match=r"permission 'x.do'.*'one'.*'two'"):
         _build(
             settings,
             plugin("one", register_permissions=lambda erp: perm),
@@ -186,12 +186,12 @@ def test_duplicate_permission(settings):
 
 def test_duplicate_menu_id(settings):
     item = [MenuItem(id="home", label="Home", href="/")]
-    with pytest.raises(RegistrationError, match="menu item 'home'.*'core' and plugin 'one'"):
+    with pytest.raises(RegistrationError, match=r"menu item 'home'.*'core' and plugin 'one'"):
         _build(settings, plugin("one", register_menu_items=lambda erp: item))
 
 
 def test_menu_item_with_unknown_parent_or_permission(settings):
-    with pytest.raises(RegistrationError, match="unknown parent 'nope'"):
+    with pytest.raises(RegistrationError, match=r"unknown parent 'nope'"):
         _build(
             settings,
             plugin(
@@ -201,7 +201,7 @@ def test_menu_item_with_unknown_parent_or_permission(settings):
                 ],
             ),
         )
-    with pytest.raises(RegistrationError, match="unknown permission 'x.y'"):
+    with pytest.raises(RegistrationError, match=r"unknown permission 'x.y'"):
         _build(
             settings,
             plugin(
@@ -216,7 +216,7 @@ def test_menu_item_with_unknown_parent_or_permission(settings):
 def test_duplicate_table(settings):
     table = Table("dup_test_table", metadata, Column("id", Integer, primary_key=True))
     try:
-        with pytest.raises(RegistrationError, match="table 'dup_test_table'.*'one'.*'two'"):
+        with pytest.raises(RegistrationError, match=r"table 'dup_test_table'.*'one'.*'two'"):
             _build(
                 settings,
                 plugin("one", register_models=lambda erp: [table]),
@@ -228,7 +228,7 @@ def test_duplicate_table(settings):
 
 def test_duplicate_option_list(settings):
     lists = [OptionList("x.color", "Color")]
-    with pytest.raises(RegistrationError, match="option list 'x.color'.*'one'.*'two'"):
+    with pytest.raises(RegistrationError, match=r"option list 'x.color'.*'one'.*'two'"):
         _build(
             settings,
             plugin("one", register_option_lists=lambda erp: lists),
@@ -237,13 +237,13 @@ def test_duplicate_option_list(settings):
 
 
 def test_malformed_registrations(settings):
-    with pytest.raises(RegistrationError, match="not a Permission"):
+    with pytest.raises(RegistrationError, match=r"not a Permission"):
         _build(settings, plugin("one", register_permissions=lambda erp: [Permission("NoDot", "x")]))
-    with pytest.raises(RegistrationError, match="not a model or a table"):
+    with pytest.raises(RegistrationError, match=r"not a model or a table"):
         _build(settings, plugin("one", register_models=lambda erp: ["users"]))
-    with pytest.raises(RegistrationError, match="migrations directory .* is missing"):
+    with pytest.raises(RegistrationError, match=r"migrations directory .* is missing"):
         _build(settings, plugin("one", register_migrations=lambda erp: "/no/such/dir"))
-    with pytest.raises(RegistrationError, match="templates directory .* is missing"):
+    with pytest.raises(RegistrationError, match=r"templates directory .* is missing"):
         _build(settings, plugin("one", register_templates=lambda erp: "/no/such/dir"))
 
 
