@@ -21,7 +21,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.template.config import TemplateConfig
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from erpkit import __version__, hookimpl
@@ -32,6 +32,7 @@ from erpkit.core.auth.middleware import (
     LANG_COOKIE,
     SESSION_COOKIE,
     csrf_token,
+    resolve_scope,
 )
 from erpkit.core.errors import ErpError
 from erpkit.core.i18n import N_
@@ -187,6 +188,15 @@ def _classify(exc: Exception) -> tuple[int, str, list[dict[str, str]]]:
 
 
 def handle_exception(request: Request, exc: Exception) -> Response:
+    if "erp_locale" not in request.scope:
+        # no route matched, so the middleware did not run: find user and language here
+        try:
+            resolve_scope(request.app.state.erp, request.scope)
+        except Exception:  # the database may be what failed
+            request.scope.setdefault("user", None)
+            request.scope["erp_locale"] = request.app.state.erp.settings.default_locale
+        with i18n.using(request.scope["erp_locale"], request.app.state.erp.catalogs):
+            return handle_exception(request, exc)
     status, detail, errors = _classify(exc)
     if status >= 500:
         log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
@@ -243,11 +253,18 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/", include_in_schema=False, sync_to_thread=False)
+@get("/", include_in_schema=False, sync_to_thread=True)
 def home(request: Request) -> Template:
+    from erpkit.core.auth.models import Role
+
     erp = request.app.state.erp
+    user = request.scope["user"]
     modules = [erp.pm.installed[n].manifest for n in erp.pm.enabled]
-    return page(request, "home.html", modules=modules)
+    zh = i18n.current_locale() == "zh_CN"
+    with erp.sessionmaker() as s:
+        roles = s.execute(select(Role.name_zh, Role.name_en).where(Role.code.in_(user.roles)))
+        role_names = sorted(zh_name if zh else en_name for zh_name, en_name in roles)
+    return page(request, "home.html", modules=modules, role_names=role_names)
 
 
 @get("/login", opt={"public": True}, include_in_schema=False, sync_to_thread=False)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 from sqlalchemy import func, or_, select
@@ -158,8 +159,6 @@ def _user_values(form) -> dict[str, Any]:
 
 
 async def _run(request: Request, action, values, user_id) -> Template | Redirect:
-    import anyio
-
     erp = request.app.state.erp
 
     def work():
@@ -182,17 +181,6 @@ async def _run(request: Request, action, values, user_id) -> Template | Redirect
         return Redirect("/admin/users", status_code=303)
 
     return await anyio.to_thread.run_sync(work)
-
-
-@get(
-    "/admin/departments",
-    opt={"permission": MANAGE_USERS},
-    include_in_schema=False,
-    sync_to_thread=True,
-)
-def departments(request: Request) -> Template:
-    with request.app.state.erp.sessionmaker.begin() as s:
-        return _departments_page(request, s, {}, {})
 
 
 def _departments_page(request, s, values, errors, status_code=200):
@@ -223,25 +211,38 @@ def _departments_page(request, s, values, errors, status_code=200):
     )
 
 
-@post("/admin/departments", opt={"permission": MANAGE_USERS}, include_in_schema=False)
-async def add_department(request: Request) -> Template | Redirect:
-    import anyio
+class DepartmentAdmin(Controller):
+    # GET and POST of one path live in one controller: two separate function handlers
+    # on one path get the sync one wrapped twice by Litestar when the route is rebuilt
+    path = "/admin/departments"
+    opt = {"permission": MANAGE_USERS}
+    include_in_schema = False
 
-    form = await request.form()
-    values = {"name": str(form.get("name", "")), "parent_id": _int_or_none(form.get("parent_id"))}
-    erp = request.app.state.erp
+    @get("/", sync_to_thread=True)
+    def index(self, request: Request) -> Template:
+        with request.app.state.erp.sessionmaker.begin() as s:
+            return _departments_page(request, s, {}, {})
 
-    def work():
-        with erp.sessionmaker.begin() as s:
-            try:
-                service.create_department(s, values["name"], values["parent_id"])
-            except (ValidationError, Conflict) as exc:
-                s.rollback()
-                errors = getattr(exc, "errors", {}) or {"name": exc.detail}
-                return _departments_page(request, s, values, errors, exc.status)
-        return Redirect("/admin/departments", status_code=303)
+    @post("/")
+    async def add(self, request: Request) -> Template | Redirect:
+        form = await request.form()
+        values = {
+            "name": str(form.get("name", "")),
+            "parent_id": _int_or_none(form.get("parent_id")),
+        }
+        erp = request.app.state.erp
 
-    return await anyio.to_thread.run_sync(work)
+        def work():
+            with erp.sessionmaker.begin() as s:
+                try:
+                    service.create_department(s, values["name"], values["parent_id"])
+                except (ValidationError, Conflict) as exc:
+                    s.rollback()
+                    errors = getattr(exc, "errors", {}) or {"name": exc.detail}
+                    return _departments_page(request, s, values, errors, exc.status)
+            return Redirect("/admin/departments", status_code=303)
+
+        return await anyio.to_thread.run_sync(work)
 
 
 class RoleAdmin(Controller):
@@ -283,8 +284,6 @@ class RoleAdmin(Controller):
 
     @post("/{code:str}")
     async def update(self, request: Request, code: PathCode) -> Template | Redirect:
-        import anyio
-
         form = await request.form()
         perms = [str(p) for p in form.getall("permissions", [])]
         scope = str(form.get("data_scope", ""))
@@ -318,4 +317,4 @@ def plugins_page(request: Request) -> Template:
     return page(request, "admin/plugins.html", rows=rows)
 
 
-ROUTES = [UserAdmin, departments, add_department, RoleAdmin, plugins_page]
+ROUTES = [UserAdmin, DepartmentAdmin, RoleAdmin, plugins_page]

@@ -57,66 +57,76 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         erp = self.erp
-        headers = {}
-        for k, v in scope["headers"]:
-            key = k.decode("latin-1")
-            if key in headers and key == "cookie":
-                headers[key] += "; " + v.decode("latin-1")
-            else:
-                headers[key] = v.decode("latin-1")
-        cookies = _parse_cookies(headers.get("cookie", ""))
-        user = None
-        via = None
-        sid = None
-        authz = headers.get("authorization", "")
-        if authz[:7].lower() == "bearer ":
-            via = "token"
-            user = self._lookup(lambda s: service.user_for_token(s, authz[7:].strip()))
-        elif SESSION_COOKIE in cookies:
-            sid = erp.unsign(cookies[SESSION_COOKIE], "session")
-            if sid:
-                user = self._lookup(lambda s: service.user_for_session(s, sid))
-                via = "session" if user else None
-                if user is None:
-                    sid = None
-        scope["user"] = user
-        scope["erp_auth"] = via
-        scope["erp_sid"] = sid
-        scope["erp_cookies"] = cookies
-
-        set_csrf = None
-        if sid is None and via != "token" and CSRF_COOKIE not in cookies:
-            set_csrf = secrets.token_urlsafe(24)
-            cookies[CSRF_COOKIE] = set_csrf
-        lang = cookies.get(LANG_COOKIE)
-        locale = (
-            (user.locale if user else None)
-            or (lang if lang in i18n.LANGUAGE_NAMES else None)
-            or i18n.negotiate(headers.get("accept-language"), erp.settings.default_locale)
-        )
-        scope["erp_locale"] = locale
+        set_csrf = resolve_scope(erp, scope)
 
         async def send_wrapper(message) -> None:
             if set_csrf and message["type"] == "http.response.start":
                 cookie = f"{CSRF_COOKIE}={set_csrf}; Path=/; HttpOnly; SameSite=Lax"
                 if erp.settings.cookie_secure:
                     cookie += "; Secure"
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"set-cookie", cookie.encode())]
+                message["headers"] = [*message.get("headers", []), (b"set-cookie", cookie.encode())]
             await send(message)
 
-        token = i18n.activate(locale, erp.catalogs)
+        token = i18n.activate(scope["erp_locale"], erp.catalogs)
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
             i18n.deactivate(token)
 
-    def _lookup(self, find):
-        # Short indexed reads: run them on the loop rather than paying a thread hop
-        # per request (the thread pool cost 2.4x on this machine).
-        with self.erp.sessionmaker() as s, s.begin():
-            user = find(s)
-            return service.current_user_from(s, user) if user is not None else None
+
+def resolve_scope(erp: Erp, scope) -> str | None:
+    """Put the user, how they signed in, and the language into ``scope``.
+
+    Returns a new anonymous CSRF seed when the response must set that cookie.
+    Also used by the error handler for requests that matched no route (Litestar
+    runs route middleware only for matched routes).
+    """
+    headers: dict[str, str] = {}
+    for k, v in scope["headers"]:
+        key = k.decode("latin-1")
+        if key in headers and key == "cookie":
+            headers[key] += "; " + v.decode("latin-1")
+        else:
+            headers[key] = v.decode("latin-1")
+    cookies = _parse_cookies(headers.get("cookie", ""))
+    user = None
+    via = None
+    sid = None
+    authz = headers.get("authorization", "")
+    if authz[:7].lower() == "bearer ":
+        via = "token"
+        user = _lookup(erp, lambda s: service.user_for_token(s, authz[7:].strip()))
+    elif SESSION_COOKIE in cookies:
+        sid = erp.unsign(cookies[SESSION_COOKIE], "session")
+        if sid:
+            user = _lookup(erp, lambda s: service.user_for_session(s, sid))
+            via = "session" if user else None
+            if user is None:
+                sid = None
+    scope["user"] = user
+    scope["erp_auth"] = via
+    scope["erp_sid"] = sid
+    scope["erp_cookies"] = cookies
+
+    set_csrf = None
+    if sid is None and via != "token" and CSRF_COOKIE not in cookies:
+        set_csrf = secrets.token_urlsafe(24)
+        cookies[CSRF_COOKIE] = set_csrf
+    lang = cookies.get(LANG_COOKIE)
+    scope["erp_locale"] = (
+        (user.locale if user else None)
+        or (lang if lang in i18n.LANGUAGE_NAMES else None)
+        or i18n.negotiate(headers.get("accept-language"), erp.settings.default_locale)
+    )
+    return set_csrf
+
+
+def _lookup(erp: Erp, find):
+    # Short indexed reads: run them on the loop rather than paying a thread hop
+    # per request (the thread pool cost 2.4x on this machine).
+    with erp.sessionmaker() as s, s.begin():
+        user = find(s)
+        return service.current_user_from(s, user) if user is not None else None
 
 
 def csrf_token(erp: Erp, scope) -> str:

@@ -37,15 +37,23 @@ from erpkit.core.registry import Permission
 
 ADMIN_ROLE = "admin"
 _hasher = PasswordHasher()  # argon2id, RFC 9106 "low memory" profile (64 MiB, t=3)
-# Verified against when the user does not exist, so that both answers take as long.
-_DUMMY_HASH = _hasher.hash("erpkit-not-a-password")
+# Verified against when the user does not exist, so that both answers take as long;
+# made on first use, not at import (one hash costs ~0.2 s here).
+_dummy_hash: str | None = None
 
 
 def set_password_hasher(hasher: PasswordHasher) -> None:
     """Replace the argon2 parameters (test suites use a cheap profile; never in production)."""
-    global _hasher, _DUMMY_HASH
+    global _hasher, _dummy_hash
     _hasher = hasher
-    _DUMMY_HASH = hasher.hash("erpkit-not-a-password")
+    _dummy_hash = None
+
+
+def _dummy() -> str:
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash("erpkit-not-a-password")
+    return _dummy_hash
 
 
 _USERNAME = re.compile(r"^[\w.@+-]{1,64}$")
@@ -397,7 +405,7 @@ def authenticate(
     client = (client or "")[:64]
     check_throttle(session, name, client, max_failures, window)
     user = find_user(session, name) if name else None
-    ok = _verify(user.password_hash if user else _DUMMY_HASH, password or "")
+    ok = _verify(user.password_hash if user else _dummy(), password or "")
     if not (ok and user is not None and user.is_active):
         session.add(LoginFailure(username=name, client=client))
         session.execute(

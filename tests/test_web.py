@@ -1,0 +1,237 @@
+"""The web shell: every route needs login, problem+json errors, static files, languages."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from conftest import ADMIN_PASSWORD, PASSWORD, csrf_of, login, token_for
+from litestar.routes import HTTPRoute
+
+import erpkit
+from erpkit.core import i18n
+from erpkit.core.i18n.extract import extract_messages, missing
+
+# What may be reached without signing in, and why.
+PUBLIC = {
+    "/healthz": "health checks of load balancers",
+    "/login": "the sign-in page itself",
+    "/lang": "choosing the language before signing in",
+    "/api/v1/auth/token": "exchanging a password for a token",
+}
+PUBLIC_PREFIXES = ("/static",)
+
+
+def _concrete(path: str) -> str:
+    return re.sub(r"\{[^}]*\}", "1", path)
+
+
+def test_every_route_refuses_anonymous_requests(client):
+    checked = 0
+    for route in client.app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        path = route.path
+        if path in PUBLIC or path.startswith(PUBLIC_PREFIXES):
+            continue
+        for method in sorted(route.methods - {"OPTIONS", "HEAD"}):
+            r = client.request(method, _concrete(path), json={}, follow_redirects=False)
+            checked += 1
+            if r.status_code == 303:
+                assert r.headers["location"].startswith("/login?next="), (method, path)
+            else:
+                assert r.status_code == 401, (method, path, r.status_code, r.text[:200])
+    assert checked >= 20
+
+
+def test_public_routes_are_only_the_listed_ones(client):
+    public = set()
+    for route in client.app.routes:
+        if isinstance(route, HTTPRoute):
+            for handler in route.route_handlers:
+                if (handler.opt or {}).get("public") and not route.path.startswith(PUBLIC_PREFIXES):
+                    public.add(route.path)
+    assert public == set(PUBLIC)
+
+
+def test_openapi_schema_needs_login_and_lists_the_api(client, admin_headers):
+    assert client.get("/schema/openapi.json").status_code == 401
+    schema = client.get("/schema/openapi.json", headers=admin_headers).json()
+    paths = schema["paths"]
+    for path in ("/api/v1/me", "/api/v1/users", "/api/v1/auth/token", "/healthz"):
+        assert path in paths
+    assert not any(p.startswith("/admin") or p == "/login" for p in paths)
+
+
+def test_healthz_is_public_and_fast_path(client):
+    r = client.get("/healthz")
+    assert r.json() == {"status": "ok"} and "set-cookie" not in r.headers
+
+
+def test_static_files_are_vendored_and_public(client):
+    for name in (
+        "vendor/htmx-2.0.11.min.js",
+        "vendor/bootstrap-5.3.9.min.css",
+        "vendor/bootstrap-5.3.9.bundle.min.js",
+        "erpkit/erpkit.css",
+    ):
+        r = client.get(f"/static/{name}")
+        assert r.status_code == 200, name
+        assert "max-age=3600" in r.headers["cache-control"]
+    assert client.get("/static/../app.py").status_code == 404
+
+
+def test_pages_reference_no_cdn(client, people):
+    login(client, "admin", ADMIN_PASSWORD)
+    for path in ("/login", "/", "/admin/users", "/admin/roles", "/admin/departments"):
+        html = client.get(path).text
+        for url in re.findall(r'(?:src|href)="([^"]+)"', html):
+            assert not url.startswith(("http:", "https:", "//")), (path, url)
+
+
+def test_api_errors_are_problem_json(client, admin_headers):
+    r = client.get("/api/v1/nothing-here", headers=admin_headers)
+    assert r.status_code == 404
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["status"] == 404
+    r = client.delete("/api/v1/me", headers=admin_headers)
+    assert r.status_code == 405 and r.json()["status"] == 405
+    r = client.get("/api/v1/users/0", headers=admin_headers)
+    assert r.status_code == 400 and r.json()["errors"]
+    r = client.post(
+        "/api/v1/users",
+        headers=admin_headers,
+        content=b"{not json",
+    )
+    assert r.status_code == 400
+    assert r.headers["content-type"].startswith("application/problem+json")
+
+
+def test_html_errors_are_pages(client, people):
+    login(client, "sales1")
+    r = client.get("/admin/users")
+    assert r.status_code == 403 and "无权访问" in r.text
+    r = client.get("/nowhere")
+    assert r.status_code == 404 and "未找到" in r.text
+
+
+def test_home_shows_role_names_in_the_users_language(client, people):
+    login(client, "manager")
+    assert "销售经理" in client.get("/").text
+    assert "Sales manager" in client.get("/", headers={"Accept-Language": "en"}).text
+
+
+# -- languages --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, "zh_CN"),
+        ("en-US,en;q=0.9", "en"),
+        ("zh-CN,zh;q=0.9,en;q=0.8", "zh_CN"),
+        ("fr-FR,en;q=0.5,zh;q=0.4", "en"),
+        ("de", "zh_CN"),
+        ("en;q=0.2,zh-TW;q=0.8", "zh_CN"),
+        ("garbage;q=x", "zh_CN"),
+    ],
+)
+def test_negotiate(header, expected):
+    assert i18n.negotiate(header, "zh_CN") == expected
+
+
+def test_language_switch_anonymous_then_user_setting_wins(client, people):
+    assert 'lang="zh-CN"' in client.get("/login").text
+    token = csrf_of(client)
+    r = client.post(
+        "/lang", data={"locale": "en", "next": "/login", "_csrf": token}, follow_redirects=False
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/login"
+    assert "Sign in to erpkit" in client.get("/login").text
+    login(client, "sales1")
+    assert "Welcome" in client.get("/").text
+    client.post("/lang", data={"locale": "zh_CN", "next": "/", "_csrf": csrf_of(client, "/")})
+    assert "欢迎" in client.get("/").text
+    # the choice is stored on the user: a new browser speaking English still gets Chinese
+    other = client.__class__(client.app)
+    with other:
+        login(other, "sales1")
+        assert "欢迎" in other.get("/", headers={"Accept-Language": "en"}).text
+
+
+def test_language_switch_rejects_unknown_locale_and_foreign_next(client):
+    token = csrf_of(client)
+    r = client.post(
+        "/lang",
+        data={"locale": "xx", "next": "https://evil.example", "_csrf": token},
+        follow_redirects=False,
+    )
+    assert r.headers["location"] == "/"
+    assert "erpkit_lang" not in r.headers.get("set-cookie", "")
+
+
+def test_api_speaks_the_requested_language(client, people):
+    r = client.post(
+        "/api/v1/auth/token",
+        json={"username": "x", "password": "y"},
+        headers={"Accept-Language": "en"},
+    )
+    assert r.json()["detail"] == "Wrong user name or password."
+    r = client.post(
+        "/api/v1/auth/token",
+        json={"username": "x", "password": "y"},
+        headers={"Accept-Language": "zh-CN"},
+    )
+    assert r.json()["detail"] == "用户名或密码错误。"
+
+
+CORE = Path(erpkit.__file__).parent / "core"
+PO = CORE / "i18n" / "locales" / "zh_CN" / "LC_MESSAGES" / "messages.po"
+
+
+def test_every_core_string_has_a_chinese_translation():
+    assert len(extract_messages(CORE)) > 80
+    assert missing(CORE, PO) == []
+
+
+def test_every_test_plugin_string_has_a_chinese_translation():
+    plugin = Path(__file__).parent / "plugins" / "my_plugin"
+    assert missing(plugin, plugin / "locales" / "zh_CN" / "LC_MESSAGES" / "messages.po") == []
+
+
+def test_every_registered_label_is_translated(erp):
+    zh = erp.catalogs["zh_CN"]
+    labels = [m.label for m in erp.registry.menu_items.values()]
+    labels += [p.label for p in erp.registry.permissions.values()]
+    labels += [o.label for o in erp.registry.option_lists.values()]
+    labels += [
+        erp.pm.installed[n].manifest.label
+        for n in erp.pm.enabled
+        if erp.pm.installed[n].manifest.label
+    ]
+    untranslated = [label for label in labels if zh.gettext(label) == label]
+    assert untranslated == []
+
+
+def test_admin_pages_render_in_both_languages(client, people):
+    login(client, "admin", ADMIN_PASSWORD)
+    pages = {
+        "/admin/users": ("用户", "Users"),
+        "/admin/roles": ("角色与权限", "Roles and permissions"),
+        "/admin/departments": ("部门", "Departments"),
+        "/admin/plugins": ("模块", "Modules"),
+        "/admin/users/new": ("新建用户", "New user"),
+        f"/admin/users/{people['sales1']}": ("编辑用户", "Edit user"),
+        "/admin/roles/salesperson": ("销售人员", "Salesperson"),
+    }
+    for path, (zh, en) in pages.items():
+        r = client.get(path, headers={"Accept-Language": "zh-CN"})
+        assert r.status_code == 200 and zh in r.text, path
+        r = client.get(path, headers={"Accept-Language": "en"})
+        assert r.status_code == 200 and en in r.text, path
+
+
+def test_token_for_helper_rejects_wrong_password(client, people):
+    with pytest.raises(AssertionError):
+        token_for(client, "sales1", PASSWORD + "x")
