@@ -165,7 +165,8 @@ def test_cli_bad_input(run, args, message):
         (
             {"ERPKIT_DATABASE_URL": "mysql://x@localhost/db"},
             None,
-            "erpkit: database URL 'mysql://x@localhost/db': erpkit supports sqlite and postgresql only\n",
+            "erpkit: database URL 'mysql://x@localhost/db': "
+            "erpkit supports sqlite and postgresql only\n",
         ),
         ({"ERPKIT_DATABASE_URL": "postgresql+psycopg://u:secret@127.0.0.1:1/x"}, None, None),
         ({}, "[erpkit\nplugins = ", None),
