@@ -216,12 +216,14 @@ def test_erpkit_toml_is_read(run, tmp_path):
     assert row.split()[1] == "no"
 
 
-def test_postgres_needs_explicit_upgrade(run, database_url):
-    if not database_url:
-        pytest.skip("runs with ERPKIT_TEST_DATABASE_URL (PostgreSQL) only")
-    r = run("serve", "--port", "8998")
+def test_postgres_needs_explicit_upgrade(run, pg_database_url):
+    env = {"ERPKIT_DATABASE_URL": pg_database_url}
+    r = run("serve", "--port", "8998", env=env)
     assert r.returncode == 2
-    assert "run `erpkit db upgrade`" in r.stderr
+    assert r.stderr == (
+        "erpkit: the database is behind for core, my_plugin: run `erpkit db upgrade`\n"
+    )
+    assert run("db", "upgrade", env=env).returncode == 0
 
 
 def test_plugin_cli_command(run):

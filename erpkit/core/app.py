@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from erpkit import __version__
 from erpkit.core import i18n
 from erpkit.core.db import make_engine, make_sessionmaker
+from erpkit.core.openapi import document_problems
 from erpkit.core.plugins import ErpPluginManager
 from erpkit.core.registry import Registry
 from erpkit.core.settings import Settings, load_settings
@@ -200,4 +201,5 @@ def assemble(erp: Erp) -> Litestar:
         debug=False,
         request_max_body_size=50 * 1024 * 1024,
     )
+    document_problems(app)
     return app

@@ -1,0 +1,1 @@
+"""The minimal platform: plugins, app, database, auth, web shell, CLI. Knows no business."""
