@@ -374,3 +374,110 @@ def test_data_scope_also_clause(erp, people):
         user = service.current_user_from(s, service.get_user(s, people["sales1"]))
         clause = service.scope_clause(user, Note.owner_id, also=Note.title == "shared")
         assert sorted(s.scalars(select(Note.title).where(clause))) == ["mine", "shared"]
+
+
+def test_admin_adds_a_role_and_grants_it(client, people, admin_headers):
+    r = client.post(
+        "/api/v1/roles",
+        headers=admin_headers,
+        json={
+            "code": "regional_manager",
+            "name_zh": "区域经理",
+            "name_en": "Regional manager",
+            "data_scope": "department",
+        },
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["permissions"] == []
+    assert (
+        client.post(
+            "/api/v1/roles",
+            headers=admin_headers,
+            json={"code": "regional_manager", "name_zh": "x", "name_en": "x"},
+        ).status_code
+        == 409
+    )
+    r = client.post(
+        "/api/v1/roles",
+        headers=admin_headers,
+        json={"code": "Bad Code", "name_zh": "", "name_en": "x", "data_scope": "galaxy"},
+    )
+    assert r.status_code == 422
+    assert {e["field"] for e in r.json()["errors"]} == {"code", "name_zh", "data_scope"}
+    r = client.put(
+        "/api/v1/roles/regional_manager/permissions",
+        headers=admin_headers,
+        json={"permissions": ["my_plugin.write"]},
+    )
+    assert r.json()["permissions"] == ["my_plugin.write"]
+    r = client.post(
+        "/api/v1/users",
+        headers=admin_headers,
+        json={
+            "username": "zhao",
+            "password": PASSWORD,
+            "roles": ["regional_manager"],
+            "department_id": people["departments"]["sales"],
+        },
+    )
+    me = client.get("/api/v1/me", headers=token_for(client, "zhao")).json()
+    assert me["data_scope"] == "department" and me["permissions"] == ["my_plugin.write"]
+
+
+def test_admin_role_page_adds_a_role_with_field_errors(client, people):
+    login(client, "admin", ADMIN_PASSWORD)
+    token = csrf_of(client, "/admin/roles")
+    r = client.post(
+        "/admin/roles",
+        data={"_csrf": token, "code": "x", "name_zh": "", "name_en": "E", "data_scope": "own"},
+    )
+    assert r.status_code == 422
+    assert 'id="e-code"' in r.text and 'id="e-name_zh"' in r.text
+    r = client.post(
+        "/admin/roles",
+        data={
+            "_csrf": token,
+            "code": "quality",
+            "name_zh": "质检",
+            "name_en": "Quality",
+            "data_scope": "all",
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/admin/roles/quality"
+    assert "质检" in client.get("/admin/roles").text
+
+
+def test_admin_user_form_shows_errors_beside_fields(client, people):
+    login(client, "admin", ADMIN_PASSWORD)
+    token = csrf_of(client, "/admin/users/new")
+    r = client.post(
+        "/admin/users/new", data={"_csrf": token, "username": "bad name", "password": "1"}
+    )
+    assert r.status_code == 422
+    assert 'id="e-username"' in r.text and 'id="e-password"' in r.text
+    r = client.post(
+        "/admin/users/new",
+        data={
+            "_csrf": token,
+            "username": "zhou",
+            "password": PASSWORD,
+            "display_name": "周",
+            "roles": ["salesperson", "clerk"],
+            "department_id": str(people["departments"]["east"]),
+            "superior_id": str(people["manager"]),
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    listing = client.get("/admin/users?q=zhou").text
+    assert "zhou" in listing and "Sales East" in listing and "manager" in listing
+    uid = re.search(r'href="/admin/users/(\d+)">zhou<', listing).group(1)
+    r = client.post(
+        f"/admin/users/{uid}",
+        data={"_csrf": token, "display_name": "周", "roles": ["clerk"]},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    r = client.get(f"/api/v1/users/{uid}", headers=token_for(client, "admin", ADMIN_PASSWORD))
+    assert r.json()["roles"] == ["clerk"] and r.json()["is_active"] is False

@@ -131,6 +131,20 @@ def test_user_create_token_and_grants(run):
         line.split()[:3] == ["clerk", "own", "core.manage_users"] for line in roles.splitlines()
     )
     assert run("role", "revoke", "clerk", "core.manage_users").returncode == 0
+    r = run(
+        "role",
+        "create",
+        "regional",
+        "--zh",
+        "区域经理",
+        "--en",
+        "Regional manager",
+        "--scope",
+        "department",
+    )
+    assert (r.returncode, r.stdout) == (0, "created role regional (department)\n")
+    r = run("role", "create", "regional", "--zh", "x", "--en", "x")
+    assert r.returncode == 2 and r.stderr.startswith("erpkit: ")
 
 
 @pytest.mark.parametrize(

@@ -160,7 +160,7 @@ def create_app(
 def assemble(erp: Erp) -> Litestar:
     """The Litestar app of an already built :class:`Erp`."""
     from erpkit.core import web
-    from erpkit.core.auth.middleware import AuthMiddleware, access_guard
+    from erpkit.core.auth.middleware import AuthMiddleware
 
     web.make_environment(erp)
 
@@ -184,7 +184,6 @@ def assemble(erp: Erp) -> Litestar:
             *erp.registry.route_handlers,
         ],
         middleware=[DefineMiddleware(AuthMiddleware, erp=erp)],
-        guards=[access_guard],
         exception_handlers=web.exception_handlers(),
         template_config=web.template_config(erp),
         openapi_config=OpenAPIConfig(

@@ -340,6 +340,28 @@ def role_list() -> None:
             click.echo(f"{r.code:<16} {r.data_scope:<11} {perms or '-'}")
 
 
+@role.command("create")
+@click.argument("code")
+@click.option("--zh", "name_zh", required=True, help="Chinese name, e.g. 区域经理.")
+@click.option("--en", "name_en", required=True, help="English name, e.g. Regional manager.")
+@click.option(
+    "--scope",
+    "data_scope",
+    type=click.Choice(["own", "department", "all"]),
+    default="own",
+    show_default=True,
+    help="Which records the role sees.",
+)
+@guarded
+def role_create(code: str, name_zh: str, name_en: str, data_scope: str) -> None:
+    """Add the role CODE (without permissions: grant them next)."""
+    from erpkit.core.auth import service
+
+    with _state().erp.sessionmaker.begin() as s:
+        r = service.create_role(s, code, name_zh, name_en, data_scope)
+        click.echo(f"created role {r.code} ({r.data_scope})")
+
+
 @role.command("grant")
 @click.argument("role_code")
 @click.argument("permissions", nargs=-1, required=True)

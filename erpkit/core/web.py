@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -23,6 +24,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.template.config import TemplateConfig
 from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from erpkit import __version__, hookimpl
 from erpkit.core import i18n
@@ -128,6 +130,42 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
     )
 
 
+def form_errors(exc: ErpError, default_field: str) -> dict[str, str]:
+    """The field errors of a refused form: the service's, or its detail on one field."""
+    return dict(getattr(exc, "errors", None) or {default_field: exc.detail})
+
+
+async def submit_form(
+    request: Request,
+    action: Callable[[Session], Any],
+    on_error: Callable[[Session, ErpError], Any],
+    success: str | Callable[[Any], str],
+) -> Any:
+    """Run a form's service call in one transaction, off the event loop.
+
+    ``action(session)`` runs inside a savepoint; when the service refuses (a
+    :class:`~erpkit.core.errors.ValidationError` or ``Conflict``) its changes are undone
+    and ``on_error(session, exc)`` renders the form again with the errors beside the
+    fields, in the same transaction. Otherwise the browser is redirected (303) to
+    ``success`` (or ``success(result)``).
+    """
+    from erpkit.core.errors import Conflict, ValidationError
+
+    erp = request.app.state.erp
+
+    def work():
+        with erp.sessionmaker.begin() as s:
+            try:
+                with s.begin_nested():
+                    result = action(s)
+            except (ValidationError, Conflict) as exc:
+                return on_error(s, exc)
+            target = success(result) if callable(success) else success
+            return Redirect(target, status_code=303)
+
+    return await anyio.to_thread.run_sync(work)
+
+
 # -- errors: problem+json for the API, a page for people ------------------------------
 
 
@@ -195,8 +233,12 @@ def handle_exception(request: Request, exc: Exception) -> Response:
         except Exception:  # the database may be what failed
             request.scope.setdefault("user", None)
             request.scope["erp_locale"] = request.app.state.erp.settings.default_locale
-        with i18n.using(request.scope["erp_locale"], request.app.state.erp.catalogs):
-            return handle_exception(request, exc)
+    # the middleware's language may be gone when an exception is raised inside it
+    with i18n.using(request.scope["erp_locale"], request.app.state.erp.catalogs):
+        return _error_response(request, exc)
+
+
+def _error_response(request: Request, exc: Exception) -> Response:
     status, detail, errors = _classify(exc)
     if status >= 500:
         log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)

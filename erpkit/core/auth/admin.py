@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import anyio
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 from sqlalchemy import func, or_, select
@@ -16,10 +15,9 @@ from sqlalchemy import func, or_, select
 from erpkit.core.auth import service
 from erpkit.core.auth.api import MANAGE_ROLES, MANAGE_USERS
 from erpkit.core.auth.models import DATA_SCOPES, Department, Role, User
-from erpkit.core.errors import Conflict, ValidationError
 from erpkit.core.i18n import gettext as _
 from erpkit.core.params import Page, PathCode, PathId, Search
-from erpkit.core.web import page
+from erpkit.core.web import form_errors, page, submit_form
 
 render = page  # ``page`` is also a query parameter name below
 
@@ -159,28 +157,19 @@ def _user_values(form) -> dict[str, Any]:
 
 
 async def _run(request: Request, action, values, user_id) -> Template | Redirect:
-    erp = request.app.state.erp
+    def on_error(s, exc):
+        u = service.get_user(s, user_id) if user_id else None
+        return page(
+            request,
+            "admin/user_form.html",
+            status_code=exc.status,
+            u=u,
+            values=values,
+            errors=form_errors(exc, "username"),
+            **_choices(s),
+        )
 
-    def work():
-        with erp.sessionmaker.begin() as s:
-            try:
-                action(s)
-            except (ValidationError, Conflict) as exc:
-                s.rollback()
-                errors = getattr(exc, "errors", {}) or {"username": exc.detail}
-                u = service.get_user(s, user_id) if user_id else None
-                return page(
-                    request,
-                    "admin/user_form.html",
-                    status_code=exc.status,
-                    u=u,
-                    values=values,
-                    errors=errors,
-                    **_choices(s),
-                )
-        return Redirect("/admin/users", status_code=303)
-
-    return await anyio.to_thread.run_sync(work)
+    return await submit_form(request, action, on_error, "/admin/users")
 
 
 def _departments_page(request, s, values, errors, status_code=200):
@@ -230,19 +219,14 @@ class DepartmentAdmin(Controller):
             "name": str(form.get("name", "")),
             "parent_id": _int_or_none(form.get("parent_id")),
         }
-        erp = request.app.state.erp
-
-        def work():
-            with erp.sessionmaker.begin() as s:
-                try:
-                    service.create_department(s, values["name"], values["parent_id"])
-                except (ValidationError, Conflict) as exc:
-                    s.rollback()
-                    errors = getattr(exc, "errors", {}) or {"name": exc.detail}
-                    return _departments_page(request, s, values, errors, exc.status)
-            return Redirect("/admin/departments", status_code=303)
-
-        return await anyio.to_thread.run_sync(work)
+        return await submit_form(
+            request,
+            lambda s: service.create_department(s, values["name"], values["parent_id"]),
+            lambda s, exc: _departments_page(
+                request, s, values, form_errors(exc, "name"), exc.status
+            ),
+            "/admin/departments",
+        )
 
 
 class RoleAdmin(Controller):
@@ -253,9 +237,31 @@ class RoleAdmin(Controller):
     @get("/", sync_to_thread=True)
     def index(self, request: Request) -> Template:
         with request.app.state.erp.sessionmaker.begin() as s:
-            roles = list(s.scalars(select(Role).order_by(Role.id)))
-            grants = service.role_grants(s)
-            return page(request, "admin/roles.html", roles=roles, grants=grants)
+            return self._index(request, s, {}, {})
+
+    def _index(self, request, s, values, errors, status_code=200):
+        roles = list(s.scalars(select(Role).order_by(Role.id)))
+        return page(
+            request,
+            "admin/roles.html",
+            status_code=status_code,
+            roles=roles,
+            grants=service.role_grants(s),
+            scopes=DATA_SCOPES,
+            values=values,
+            errors=errors,
+        )
+
+    @post("/")
+    async def add(self, request: Request) -> Template | Redirect:
+        form = await request.form()
+        values = {k: str(form.get(k, "")) for k in ("code", "name_zh", "name_en", "data_scope")}
+        return await submit_form(
+            request,
+            lambda s: service.create_role(s, **values),
+            lambda s, exc: self._index(request, s, values, form_errors(exc, "code"), exc.status),
+            lambda role: f"/admin/roles/{role.code}",
+        )
 
     @get("/{code:str}", sync_to_thread=True)
     def edit(self, request: Request, code: PathCode) -> Template:
@@ -289,17 +295,18 @@ class RoleAdmin(Controller):
         scope = str(form.get("data_scope", ""))
         erp = request.app.state.erp
 
-        def work():
-            with erp.sessionmaker.begin() as s:
-                try:
-                    service.grant(s, code, perms, erp.registry.permissions, data_scope=scope)
-                except ValidationError as exc:
-                    s.rollback()
-                    role = s.scalar(select(Role).where(Role.code == code))
-                    return self._form(request, role, set(perms), exc.errors, exc.status)
-            return Redirect("/admin/roles", status_code=303)
+        def on_error(s, exc):
+            role = s.scalar(select(Role).where(Role.code == code))
+            return self._form(
+                request, role, set(perms), form_errors(exc, "permissions"), exc.status
+            )
 
-        return await anyio.to_thread.run_sync(work)
+        return await submit_form(
+            request,
+            lambda s: service.grant(s, code, perms, erp.registry.permissions, data_scope=scope),
+            on_error,
+            "/admin/roles",
+        )
 
 
 @get(

@@ -18,6 +18,7 @@ from erpkit.core.auth.schemas import (
     MeOut,
     PermissionOut,
     RoleGrants,
+    RoleIn,
     RoleOut,
     TokenOut,
     TokenRequest,
@@ -66,7 +67,9 @@ def _issue_token(erp, data: TokenRequest, client: str) -> TokenOut:
     return token
 
 
-@post("/api/v1/auth/token", opt={"public": True}, tags=["auth"], status_code=201)
+@post(
+    "/api/v1/auth/token", opt={"public": True, "csrf_exempt": True}, tags=["auth"], status_code=201
+)
 async def issue_token(request: Request, data: Annotated[TokenRequest, Body()]) -> TokenOut:
     """Exchange a user name and password for a personal API token (shown once)."""
     client = request.client.host if request.client else ""
@@ -181,6 +184,19 @@ class RoleController(Controller):
     def list_roles(self, request: Request) -> list[RoleOut]:
         with _tx(request) as s:
             return _roles(s)
+
+    @post("/", sync_to_thread=True)
+    def create_role(self, request: Request, data: Annotated[RoleIn, Body()]) -> RoleOut:
+        """Add a role; it starts without permissions."""
+        with _tx(request) as s:
+            r = service.create_role(s, data.code, data.name_zh, data.name_en, data.data_scope)
+            return RoleOut(
+                code=r.code,
+                name_zh=r.name_zh,
+                name_en=r.name_en,
+                data_scope=r.data_scope,
+                permissions=[],
+            )
 
     @put("/{code:str}/permissions", sync_to_thread=True)
     def set_grants(

@@ -94,6 +94,13 @@ class RoleOut(msgspec.Struct):
     permissions: list[str]
 
 
+class RoleIn(msgspec.Struct, forbid_unknown_fields=True):
+    code: Annotated[str, msgspec.Meta(min_length=1, max_length=50)]
+    name_zh: Text100
+    name_en: Text100
+    data_scope: Annotated[str, msgspec.Meta(max_length=20)] = "own"
+
+
 class RoleGrants(msgspec.Struct, forbid_unknown_fields=True):
     permissions: list[Annotated[str, msgspec.Meta(max_length=100)]]
 

@@ -303,6 +303,38 @@ def department_subtree(department_id: int):
 # -- roles and grants -----------------------------------------------------------------
 
 
+_ROLE_CODE = re.compile(r"^[a-z][a-z0-9_]{1,49}$")
+
+
+def create_role(
+    session: Session, code: str, name_zh: str, name_en: str, data_scope: str = "own"
+) -> Role:
+    """A new role (角色) without permissions; grant them with :func:`grant`."""
+    code = (code or "").strip()
+    errors: dict[str, str] = {}
+    if not _ROLE_CODE.match(code):
+        errors["code"] = _("Use 2 to 50 lower-case letters, digits or _, starting with a letter.")
+    for key, value in (("name_zh", name_zh), ("name_en", name_en)):
+        if not (value or "").strip() or len(value) > 100:
+            errors[key] = _("Enter a name of at most %(n)s characters.", n=100)
+    if data_scope not in DATA_SCOPES:
+        errors["data_scope"] = _("Choose own, department or all.")
+    if errors:
+        raise ValidationError(errors)
+    if session.scalar(select(Role.id).where(Role.code == code)) is not None:
+        raise Conflict(_("A role with the code %(code)s exists already.", code=code))
+    role = Role(
+        code=code,
+        name_zh=name_zh.strip(),
+        name_en=name_en.strip(),
+        data_scope=data_scope,
+        builtin=False,
+    )
+    session.add(role)
+    session.flush()
+    return role
+
+
 def grant(
     session: Session,
     role_code: str,
@@ -518,9 +550,7 @@ def ensure_admin(session: Session, password: str | None) -> str | None:
         password = generated = secrets.token_urlsafe(12)
     try:
         with session.begin_nested():
-            create_user(
-                session, "admin", password, roles=[ADMIN_ROLE], display_name="Administrator"
-            )
+            create_user(session, "admin", password, roles=[ADMIN_ROLE])
     except (Conflict, IntegrityError):  # another worker created it first
         return None
     return generated
