@@ -205,7 +205,7 @@ def start_server(
 ) -> tuple[subprocess.Popen, float]:
     """Start a server and return it with its time-to-first-200 in seconds.
 
-    ``env`` replaces the inherited environment when given (bench/platform.py).
+    ``env`` replaces the inherited environment when given (bench/startup_healthz.py).
     """
     port = int(argv[argv.index("--port") + 1])
     # Output goes to a file, not a pipe: nobody drains a pipe during the run,
@@ -279,7 +279,7 @@ def run_wrk(
     path: str = PATH,
     headers: tuple[str, ...] = (),
 ) -> str:
-    """``wrk --latency`` output; ``headers`` are "Name: value" strings (bench/platform.py)."""
+    """``wrk --latency`` output; ``headers`` are "Name: value" strings."""
     argv = [
         wrk,
         f"-t{threads}",

@@ -139,7 +139,7 @@ async def check_access(scope, receive) -> None:
     """Login, permission and CSRF checks for the matched handler.
 
     Done here rather than as a Litestar guard: Litestar copies the route handler for
-    every guard call, which cost a quarter of /healthz's throughput (bench/platform.py).
+    every guard call, which cost a quarter of /healthz's throughput (bench/startup_healthz.py).
     """
     handler = scope.get("route_handler")
     opt = (handler.opt if handler is not None else None) or {}

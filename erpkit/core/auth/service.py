@@ -17,7 +17,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import ColumnElement, delete, false, func, literal, or_, select, true
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from erpkit.core.auth.models import (
     DATA_SCOPES,
@@ -29,6 +29,7 @@ from erpkit.core.auth.models import (
     Role,
     RolePermission,
     User,
+    UserRole,
 )
 from erpkit.core.db import utcnow
 from erpkit.core.errors import Conflict, NotFound, Throttled, ValidationError
@@ -90,15 +91,16 @@ class CurrentUser:
 
 
 def current_user_from(session: Session, user: User) -> CurrentUser:
-    role_ids = [r.id for r in user.roles]
-    perms: set[str] = set()
-    if role_ids:
-        perms = set(
-            session.scalars(
-                select(RolePermission.permission).where(RolePermission.role_id.in_(role_ids))
-            )
-        )
-    scope = max((r.data_scope for r in user.roles), key=DATA_SCOPES.index, default="own")
+    """The request's snapshot of ``user``: roles, permissions and data scope in one query."""
+    rows = session.execute(
+        select(Role.code, Role.data_scope, RolePermission.permission)
+        .join(UserRole, UserRole.role_id == Role.id)
+        .outerjoin(RolePermission, RolePermission.role_id == Role.id)
+        .where(UserRole.user_id == user.id)
+    ).all()
+    roles = {code: scope for code, scope, _perm in rows}
+    perms = {perm for _code, _scope, perm in rows if perm is not None}
+    scope = max(roles.values(), key=DATA_SCOPES.index, default="own")
     return CurrentUser(
         id=user.id,
         username=user.username,
@@ -106,9 +108,9 @@ def current_user_from(session: Session, user: User) -> CurrentUser:
         locale=user.locale,
         department_id=user.department_id,
         superior_id=user.superior_id,
-        roles=frozenset(r.code for r in user.roles),
+        roles=frozenset(roles),
         permissions=frozenset(perms),
-        data_scope="all" if any(r.code == ADMIN_ROLE for r in user.roles) else scope,
+        data_scope="all" if ADMIN_ROLE in roles else scope,
     )
 
 
@@ -466,6 +468,7 @@ def end_session(session: Session, sid: str) -> None:
 def user_for_session(session: Session, sid: str) -> User | None:
     return session.scalar(
         select(User)
+        .options(lazyload("*"))
         .join(LoginSession, LoginSession.user_id == User.id)
         .where(LoginSession.id == sid, LoginSession.expires_at > utcnow(), User.is_active)
     )
@@ -497,6 +500,7 @@ def user_for_token(session: Session, token: str) -> User | None:
     now = utcnow()
     row = session.execute(
         select(ApiToken, User)
+        .options(lazyload("*"))
         .join(User, User.id == ApiToken.user_id)
         .where(ApiToken.token_hash == _token_hash(token), User.is_active)
     ).first()

@@ -22,7 +22,7 @@ figure divided by the bare figure measured next to it), the more noise-robust.
 Server start, readiness polling, wrk and its parsing come from
 bench/server_choice.py. Run with the project's virtualenv interpreter::
 
-    /work/venv/bin/python bench/platform.py --duration 10 --rounds 3
+    /work/venv/bin/python bench/startup_healthz.py --duration 10 --rounds 3
 """
 
 from __future__ import annotations
@@ -42,12 +42,6 @@ from importlib import metadata
 from pathlib import Path
 
 from server_choice import HOST, free_port, parse_wrk, run_wrk, start_server, stop_server
-
-# `python bench/platform.py` puts bench/ first on sys.path, where this file would
-# shadow the standard library's `platform` for any later import: drop bench/ now
-# that server_choice is imported.
-BENCH_DIR = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH_DIR]
 
 PY = sys.executable
 ERPKIT = str(Path(PY).with_name("erpkit"))
