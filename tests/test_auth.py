@@ -481,3 +481,53 @@ def test_admin_user_form_shows_errors_beside_fields(client, people):
     assert r.status_code == 303
     r = client.get(f"/api/v1/users/{uid}", headers=token_for(client, "admin", ADMIN_PASSWORD))
     assert r.json()["roles"] == ["clerk"] and r.json()["is_active"] is False
+
+
+def test_own_account_profile_and_password(client, erp, people):
+    login(client, "sales1")
+    page_html = client.get("/account").text
+    assert "我的账号" in page_html and "sales1" in page_html
+    token = csrf_of(client, "/account")
+    r = client.post(
+        "/account/profile",
+        data={"_csrf": token, "display_name": "小李", "email": "bad", "locale": "en"},
+    )
+    assert r.status_code == 422 and 'id="e-email"' in r.text
+    r = client.post(
+        "/account/profile",
+        data={"_csrf": token, "display_name": "小李", "email": "li@example.com", "locale": "en"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    assert "Saved." in client.get("/account?saved=1").text  # now in English, the user's choice
+    # a second browser of the same user
+    other = client.__class__(client.app)
+    with other:
+        login(other, "sales1")
+        assert other.get("/", follow_redirects=False).status_code == 200
+        r = client.post(
+            "/account/password",
+            data={
+                "_csrf": token,
+                "current_password": "wrong",
+                "new_password": "short",
+                "confirm_password": "short",
+            },
+        )
+        assert r.status_code == 422
+        assert 'id="e-current_password"' in r.text and 'id="e-new_password"' in r.text
+        r = client.post(
+            "/account/password",
+            data={
+                "_csrf": token,
+                "current_password": PASSWORD,
+                "new_password": "new-pass-456",
+                "confirm_password": "new-pass-456",
+            },
+            follow_redirects=False,
+        )
+        assert r.status_code == 303
+        assert client.get("/account", follow_redirects=False).status_code == 200  # still in
+        assert other.get("/", follow_redirects=False).status_code == 303  # signed out
+    client.post("/logout", data={"_csrf": csrf_of(client, "/")})
+    assert login(client, "sales1", "new-pass-456").status_code == 303

@@ -23,7 +23,7 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.template.config import TemplateConfig
 from sqlalchemy import select, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from erpkit import __version__, hookimpl
@@ -345,7 +345,11 @@ async def login_submit(request: Request) -> Response | Template:
             username=username,
             error=_("Wrong user name or password."),
         )
-    response = Redirect(target, status_code=303)
+    return set_session_cookie(Redirect(target, status_code=303), erp, sid)
+
+
+def set_session_cookie(response: Response, erp, sid: str) -> Response:
+    """Sign the browser in: the session row's id, signed, in an HttpOnly cookie."""
     response.set_cookie(
         SESSION_COOKIE,
         erp.sign(sid, "session"),
@@ -442,9 +446,15 @@ def startup(erp) -> None:
             f"database {redact_url(erp.settings.db_url)} is not ready ({msg}); "
             "run `erpkit db upgrade`"
         ) from None
-    with erp.sessionmaker() as s, s.begin():
-        service.sync_permissions(s, erp.registry.permissions.values())
-        created = service.ensure_admin(s, erp.settings.admin_password)
+    for attempt in range(3):
+        try:
+            with erp.sessionmaker() as s, s.begin():
+                service.sync_permissions(s, erp.registry.permissions.values())
+                created = service.ensure_admin(s, erp.settings.admin_password)
+            break
+        except IntegrityError:  # another worker starting at the same moment did it first
+            if attempt == 2:
+                raise
     if created:
         print(
             f"erpkit: created the user 'admin' with the password {created} "

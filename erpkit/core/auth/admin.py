@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 from sqlalchemy import func, or_, select
@@ -15,9 +16,10 @@ from sqlalchemy import func, or_, select
 from erpkit.core.auth import service
 from erpkit.core.auth.api import MANAGE_ROLES, MANAGE_USERS
 from erpkit.core.auth.models import DATA_SCOPES, Department, Role, User
+from erpkit.core.errors import ValidationError
 from erpkit.core.i18n import gettext as _
 from erpkit.core.params import Page, PathCode, PathId, Search
-from erpkit.core.web import form_errors, page, submit_form
+from erpkit.core.web import form_errors, page, set_session_cookie, submit_form
 
 render = page  # ``page`` is also a query parameter name below
 
@@ -324,4 +326,75 @@ def plugins_page(request: Request) -> Template:
     return page(request, "admin/plugins.html", rows=rows)
 
 
-ROUTES = [UserAdmin, DepartmentAdmin, RoleAdmin, plugins_page]
+class AccountPage(Controller):
+    """The signed-in user's own profile and password (我的账号)."""
+
+    path = "/account"
+    include_in_schema = False
+
+    @get("/", sync_to_thread=True)
+    def index(self, request: Request) -> Template:
+        with request.app.state.erp.sessionmaker() as s:
+            return self._page(request, service.get_user(s, request.scope["user"].id), {}, {})
+
+    def _page(self, request, u, values, errors, status_code=200, saved=False):
+        values = {"display_name": u.display_name, "email": u.email, "locale": u.locale, **values}
+        return page(
+            request,
+            "account.html",
+            status_code=status_code,
+            u=u,
+            values=values,
+            errors=errors,
+            saved=saved,
+        )
+
+    @post("/profile")
+    async def profile(self, request: Request) -> Template | Redirect:
+        form = await request.form()
+        values = {
+            "display_name": str(form.get("display_name", "")).strip(),
+            "email": str(form.get("email", "")).strip(),
+            "locale": str(form.get("locale", "")) or None,
+        }
+        uid = request.scope["user"].id
+        return await submit_form(
+            request,
+            lambda s: service.update_user(s, service.get_user(s, uid), **values),
+            lambda s, exc: self._page(
+                request,
+                service.get_user(s, uid),
+                values,
+                form_errors(exc, "display_name"),
+                exc.status,
+            ),
+            "/account?saved=1",
+        )
+
+    @post("/password")
+    async def password(self, request: Request) -> Template | Redirect:
+        form = await request.form()
+        fields = [
+            str(form.get(k, "")) for k in ("current_password", "new_password", "confirm_password")
+        ]
+        erp = request.app.state.erp
+        uid = request.scope["user"].id
+
+        def work():
+            with erp.sessionmaker.begin() as s:
+                u = service.get_user(s, uid)
+                try:
+                    with s.begin_nested():
+                        service.change_own_password(s, u, *fields)
+                except ValidationError as exc:
+                    return self._page(request, u, {}, exc.errors, exc.status), None
+                # every session ended with the old password; this browser gets a new one
+                return None, service.start_session(s, u, erp.settings.session_max_age_seconds)
+
+        rendered, sid = await anyio.to_thread.run_sync(work)
+        if rendered is not None:
+            return rendered
+        return set_session_cookie(Redirect("/account?saved=1", status_code=303), erp, sid)
+
+
+ROUTES = [AccountPage, UserAdmin, DepartmentAdmin, RoleAdmin, plugins_page]

@@ -271,6 +271,20 @@ def set_password(session: Session, user: User, password: str) -> None:
     session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
 
 
+def change_own_password(session: Session, user: User, current: str, new: str, confirm: str) -> None:
+    """A user changes their own password; the current one must be right."""
+    errors: dict[str, str] = {}
+    if not _verify(user.password_hash, current or ""):
+        errors["current_password"] = _("The current password is wrong.")
+    if len(new or "") < MIN_PASSWORD_LENGTH:
+        errors["new_password"] = _("Use at least %(n)s characters.", n=MIN_PASSWORD_LENGTH)
+    elif new != confirm:
+        errors["confirm_password"] = _("The two new passwords differ.")
+    if errors:
+        raise ValidationError(errors)
+    set_password(session, user, new)
+
+
 # -- departments --------------------------------------------------------------------
 
 
