@@ -263,3 +263,11 @@ def test_help_on_every_command(run):
     for path in [("--help",), ("serve", "--help"), ("user", "create", "--help")]:
         r = run(*path)
         assert r.returncode == 0 and "Usage: erpkit" in r.stdout, r.stderr
+
+
+def test_sqlite_serves_one_worker(run):
+    r = run("serve", "--workers", "2", "--port", "8997")
+    assert (r.returncode, r.stderr.splitlines()[-1]) == (
+        2,
+        "erpkit: several workers need PostgreSQL (ERPKIT_DATABASE_URL); SQLite serves one worker",
+    )

@@ -133,11 +133,12 @@ def serve(host: str, port: int, workers: int, access_log: bool) -> None:
     state = _state()
     erp = state.erp
     if erp.settings.is_sqlite:
-        migrate.upgrade(erp, echo=lambda m: click.echo(m, err=True))
         if workers > 1:
             raise Fail(
-                "several workers need PostgreSQL (ERPKIT_DATABASE_URL); SQLite serves one worker"
+                "several workers need PostgreSQL (ERPKIT_DATABASE_URL); "
+                "SQLite serves one worker"
             )
+        migrate.upgrade(erp, echo=lambda m: click.echo(m, err=True))
     else:
         behind = migrate.needs_upgrade(erp)
         if behind:
