@@ -140,3 +140,160 @@ def startup(erp):
 @hookspec
 def shutdown(erp):
     """Called once when the application stops."""
+
+
+# -- entity types and their lifecycle ----------------------------------------------------
+
+
+@hookspec
+def register_entity_types(erp):
+    """Return a list of :class:`erpkit.core.entities.EntityType`.
+
+    An entity type names a business document or record (``"quotes.quote"``): its
+    model, label, owner column, number pattern, and whether it is audited, carries
+    custom fields and goes through approval. A name registered twice is a start-up
+    error.
+    """
+
+
+@hookspec
+def before_entity_create(entity_type, values, user, session):
+    """Called inside the transaction before a record of ``entity_type`` is inserted.
+
+    ``values`` is the dict about to be written (may be changed in place). Raise
+    :class:`erpkit.core.errors.ValidationError` to refuse: the API answers 422 with
+    the field errors and nothing is written.
+    """
+
+
+@hookspec
+def after_entity_create(entity_type, obj, user, session):
+    """Called inside the transaction after ``obj`` was inserted (it has its id)."""
+
+
+@hookspec
+def before_entity_update(entity_type, obj, changes, user, session):
+    """Called inside the transaction before ``changes`` (field -> new value) apply to ``obj``.
+
+    Raise :class:`erpkit.core.errors.ValidationError` to refuse.
+    """
+
+
+@hookspec
+def after_entity_update(entity_type, obj, changes, user, session):
+    """Called inside the transaction after ``changes`` (field -> (old, new)) applied."""
+
+
+@hookspec
+def before_entity_delete(entity_type, obj, user, session):
+    """Called inside the transaction before ``obj`` is deleted; raise to refuse."""
+
+
+@hookspec
+def on_event(event, erp):
+    """Called after a transaction committed, once per :class:`erpkit.core.entities.Event`.
+
+    Each implementation runs on its own: an exception is logged and the other
+    implementations still run. Events of a transaction that rolled back are dropped.
+    """
+
+
+# -- approval ----------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def approval_flow(entity_type, obj, user, session):
+    """Return the :class:`erpkit.core.approval.models.ApprovalFlow` for submitting ``obj``.
+
+    ``firstresult``: the first non-None answer wins; the core's default (trylast)
+    picks the active flow an admin configured for the entity type. Amount conditions
+    belong to the flow's steps: a step whose condition does not match is skipped. A
+    plugin may return an unsaved flow built in code.
+    """
+
+
+@hookspec
+def before_approval_decision(request, decision, user, session):
+    """Called before ``user`` records ``decision`` ("approve"/"reject") on ``request``.
+
+    The decision's comment is in ``request.step.comment``. Raise
+    :class:`erpkit.core.errors.ValidationError` to refuse the decision.
+    """
+
+
+@hookspec
+def after_approval_decision(request, decision, user, session):
+    """Called inside the transaction after a decision; ``request.status`` tells the outcome.
+
+    Modules act here: an approved contract becomes active, an approved claim moves
+    the project to its new owner, an approved return refunds and restocks.
+    """
+
+
+# -- documents ---------------------------------------------------------------------------
+
+
+@hookspec
+def register_document_templates(erp):
+    """Return a list of :class:`erpkit.core.documents.DocumentTemplate` (default files)."""
+
+
+@hookspec
+def document_context(template, obj, user, session):
+    """Return a dict merged into the rendering context of ``template`` for ``obj``."""
+
+
+@hookspec(firstresult=True)
+def render_document(template, context, fmt):
+    """Render ``context`` with ``template`` to bytes of format ``fmt`` ("xlsx" or "docx").
+
+    ``firstresult``: the core's openpyxl/docxtpl renderer is the ``trylast`` default,
+    so a plugin may render some templates itself and return None for the others.
+    ``template.source`` holds the bytes of the file to render (the admin's upload, or
+    the default file).
+    """
+
+
+# -- import and jobs ----------------------------------------------------------------------
+
+
+@hookspec
+def register_import_schemas(erp):
+    """Return a list of :class:`erpkit.core.importing.ImportSchema`.
+
+    A schema names its columns (with Chinese and English header aliases), how to
+    validate and convert one row, and how to write a batch of rows.
+    """
+
+
+@hookspec
+def register_jobs(erp):
+    """Return a list of :class:`erpkit.core.jobs.JobSpec`: job kinds and schedules.
+
+    A spec with a ``schedule`` (cron-like) fires once per period across all workers.
+    """
+
+
+# -- UI ------------------------------------------------------------------------------------
+
+
+@hookspec
+def custom_fields(entity_type):
+    """Return a list of :class:`erpkit.core.fields.CustomField` for ``entity_type``.
+
+    They are stored in the entity's JSON column, validated, and shown in forms, lists,
+    filters and exports, next to the fields an admin defines.
+    """
+
+
+@hookspec
+def entity_actions(entity_type, obj, user, request):
+    """Return a list of :class:`erpkit.core.entities.Action` (buttons) for a detail page.
+
+    E.g. quotes adds "Create quote" to a customer; disabling quotes removes the button.
+    """
+
+
+@hookspec
+def entity_panels(entity_type, obj, user, request):
+    """Return a list of :class:`erpkit.core.entities.Panel` shown on a detail page."""

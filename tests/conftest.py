@@ -37,6 +37,8 @@ from erpkit.core.settings import Settings  # noqa: E402
 _auth_service.set_password_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 PG_URL = os.environ.get("ERPKIT_TEST_DATABASE_URL") or None
+# Apps built by tests run jobs inline (jobs.run_pending); no worker thread per app.
+os.environ["ERPKIT_WORKER"] = "0"
 ADMIN_PASSWORD = "admin-pass-123"
 PASSWORD = "pass-word-123"
 TEST_PLUGINS = (my_plugin, my_other)

@@ -40,7 +40,7 @@ def test_hook_register_migrations(erp):
         assert inspect(conn).has_table("my_plugin_note")
         assert inspect(conn).has_table("alembic_version_my_plugin")
     states = {s.name: s for s in migrate.states(erp)}
-    assert states["my_plugin"].current == ("my_plugin_0001",)
+    assert states["my_plugin"].current == ("my_plugin_0002",)
     assert states["my_plugin"].up_to_date
 
 

@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from erpkit import __version__
-from erpkit.core import i18n
+from erpkit.core import entities, i18n
 from erpkit.core.db import make_engine, make_sessionmaker
 from erpkit.core.openapi import document_problems
 from erpkit.core.plugins import ErpPluginManager
@@ -54,6 +54,12 @@ class Erp:
         self.registry = Registry()
         self.engine = make_engine(settings)
         self.sessionmaker: sessionmaker[Session] = make_sessionmaker(self.engine)
+        #: for lookups that never write: on SQLite they neither take nor wait for the
+        #: write lock (business actions BEGIN IMMEDIATE there)
+        self.read_sessionmaker: sessionmaker[Session] = make_sessionmaker(
+            self.engine, readonly=True
+        )
+        entities.install_event_dispatch(self, self.sessionmaker)
         self._secret: bytes | None = None
         self.catalogs: dict[str, Any] = {}
         self.jinja = None  # set by erpkit.core.web.make_environment
@@ -86,7 +92,18 @@ class Erp:
             reg.add_option_lists(plugin, lists)
         for plugin, dirs in self.pm.call_each("register_templates", erp=self):
             reg.add_dirs("templates", plugin, dirs)
-        reg.add_dirs("translations", "core", i18n.CORE_LOCALES)
+        for plugin, items in self.pm.call_each("register_entity_types", erp=self):
+            reg.add_named("entity type", plugin, items)
+        for plugin, items in self.pm.call_each("register_document_templates", erp=self):
+            reg.add_named("document template", plugin, items)
+        for plugin, items in self.pm.call_each("register_import_schemas", erp=self):
+            reg.add_named("import schema", plugin, items)
+        for plugin, items in self.pm.call_each("register_jobs", erp=self):
+            reg.add_named("job", plugin, items)
+        # the core's services keep their catalogs beside them (core/<service>/locales)
+        for directory in (i18n.CORE_LOCALES, *sorted(CORE_DIR.glob("*/locales"))):
+            if directory != i18n.CORE_LOCALES or directory.is_dir():
+                reg.add_dirs("translations", "core", directory)
         for plugin, dirs in self.pm.call_each("register_translations", erp=self):
             reg.add_dirs("translations", plugin, dirs)
         self.catalogs = i18n.load_catalogs(reg.translation_dirs)
@@ -161,14 +178,17 @@ def assemble(erp: Erp) -> Litestar:
     """The Litestar app of an already built :class:`Erp`."""
     from erpkit.core import web
     from erpkit.core.auth.middleware import AuthMiddleware
+    from erpkit.core.jobs import worker as jobs_worker
 
     web.make_environment(erp)
 
     def on_startup(app: Litestar) -> None:
         web.startup(erp)
         erp.pm.hook.startup(erp=erp)
+        jobs_worker.start_in_process(erp)  # unless ERPKIT_WORKER=0
 
     def on_shutdown(app: Litestar) -> None:
+        jobs_worker.stop_in_process(erp)
         erp.pm.hook.shutdown(erp=erp)
         erp.engine.dispose()
 

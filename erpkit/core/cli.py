@@ -135,8 +135,7 @@ def serve(host: str, port: int, workers: int, access_log: bool) -> None:
     if erp.settings.is_sqlite:
         if workers > 1:
             raise Fail(
-                "several workers need PostgreSQL (ERPKIT_DATABASE_URL); "
-                "SQLite serves one worker"
+                "several workers need PostgreSQL (ERPKIT_DATABASE_URL); SQLite serves one worker"
             )
         migrate.upgrade(erp, echo=lambda m: click.echo(m, err=True))
     else:
@@ -470,3 +469,79 @@ def main(argv: list[str] | None = None) -> None:
                 click.echo(f"erpkit: {exc}", err=True)
                 sys.exit(EXIT_CONFIG)
     cli.main(args=argv, prog_name="erpkit", obj=state)
+
+
+# -- worker -------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option(
+    "--concurrency",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 32),
+    help="Jobs run at the same time (threads).",
+)
+@click.option(
+    "--poll",
+    "poll_interval",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(0.1, 60),
+    help="Seconds between looks for new jobs when idle.",
+)
+@click.option("--once", is_flag=True, help="Run the jobs queued now, then exit.")
+@click.option("--no-schedules", is_flag=True, help="Do not queue scheduled jobs from here.")
+@guarded
+def worker(concurrency: int, poll_interval: float, once: bool, no_schedules: bool) -> None:
+    """Run background jobs (imports, scheduled jobs) until stopped.
+
+    Any number of workers may run, on any machine that reaches the database: each
+    job runs once. SIGTERM or Ctrl+C stops taking new jobs and waits for the running
+    ones to finish; a second signal exits at once (a job cut short is marked failed
+    later, or queued again if its kind allows).
+    """
+    import signal
+    import threading
+
+    from erpkit.core import migrate
+    from erpkit.core.jobs import run_pending
+    from erpkit.core.jobs.worker import Worker
+
+    erp = _state().erp
+    behind = migrate.needs_upgrade(erp)
+    if behind:
+        raise Fail(f"the database is behind for {', '.join(behind)}: run `erpkit db upgrade`")
+    if once:
+        ran = run_pending(erp)
+        click.echo(f"ran {len(ran)} job(s)")
+        return
+    w = Worker(
+        erp, concurrency=concurrency, poll_interval=poll_interval, schedules=not no_schedules
+    )
+    stopped = threading.Event()
+
+    def on_signal(signum, _frame) -> None:
+        if w.stopping:
+            click.echo("erpkit worker: stopping now", err=True)
+            os._exit(1)
+        click.echo(
+            f"erpkit worker: {signal.Signals(signum).name}, finishing the running jobs",
+            err=True,
+        )
+        w.request_stop()
+        stopped.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    w.start()
+    click.echo(
+        f"erpkit worker {w.name} running {concurrency} job(s) at a time "
+        f"({redact_url(erp.settings.db_url)})",
+        err=True,
+    )
+    while not stopped.wait(0.5):
+        pass
+    w.stop(timeout=None)
+    erp.engine.dispose()
+    click.echo("erpkit worker: stopped", err=True)

@@ -70,11 +70,24 @@ def make_engine(settings: Settings) -> Engine:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
-        # pysqlite's own transaction handling defers BEGIN; emit it ourselves so that
-        # SELECT ... then UPDATE in one transaction is really isolated.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        # pysqlite's own transaction handling defers BEGIN; emit it ourselves. IMMEDIATE
+        # takes the write lock up front: a deferred transaction that read first cannot
+        # upgrade to writing once another connection wrote (SQLITE_BUSY at once, no
+        # busy_timeout wait), which is what concurrent requests and the job worker do.
+        # Sessions from Erp.read_sessionmaker only read: they BEGIN deferred, so that they
+        # never wait for (or hold) the write lock.
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _sqlite_begin(conn) -> None:
+    readonly = conn.get_execution_options().get(READONLY)
+    conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+
+#: execution option of the engine behind read-only sessions
+READONLY = "erpkit_readonly"
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -88,7 +101,10 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+def make_sessionmaker(engine: Engine, readonly: bool = False) -> sessionmaker[Session]:
+    """Sessions for business actions, or (``readonly``) for lookups that never write."""
+    if readonly:
+        engine = engine.execution_options(**{READONLY: True})
     return sessionmaker(engine, expire_on_commit=False)
 
 

@@ -15,7 +15,9 @@ plugin is registered::
     }
 
 The hook implementations live in ``<package>.hooks`` (or in the module itself for a
-single-file plugin). Nothing here is module-global: every app builds its own
+single-file plugin); a large plugin may split them over several modules listed in
+``"hooks": ["pkg.hooks", "pkg.hooks_pricing"]``, each registered as part of the plugin.
+Nothing here is module-global: every app builds its own
 :class:`ErpPluginManager`, so tests never leak plugins into each other.
 """
 
@@ -41,6 +43,12 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 CORE_HOOK_MODULES = (
     "erpkit.core.web",
     "erpkit.core.auth.hooks",
+    "erpkit.core.hooks",
+    "erpkit.core.approval.hooks",
+    "erpkit.core.documents.hooks",
+    "erpkit.core.fields.hooks",
+    "erpkit.core.importing.hooks",
+    "erpkit.core.jobs.hooks",
 )
 
 
@@ -56,6 +64,8 @@ class Manifest:
     optional: Mapping[str, str | None] = field(default_factory=dict)
     label: str = ""
     description: str = ""
+    #: modules holding the hook implementations (default: ``<package>.hooks``)
+    hooks: tuple[str, ...] = ()
 
     @classmethod
     def read(cls, module: ModuleType, where: str) -> Manifest:
@@ -76,7 +86,18 @@ class Manifest:
             optional = dict.fromkeys(optional)
         if not isinstance(optional, Mapping):
             raise PluginError(f"plugin {name!r}: MANIFEST optional must be a list or a dict")
-        unknown = set(data) - {"name", "version", "depends", "optional", "label", "description"}
+        hooks = data.get("hooks", ())
+        if isinstance(hooks, str) or not all(isinstance(h, str) for h in hooks):
+            raise PluginError(f"plugin {name!r}: MANIFEST hooks must be a list of module names")
+        unknown = set(data) - {
+            "name",
+            "version",
+            "depends",
+            "optional",
+            "label",
+            "description",
+            "hooks",
+        }
         if unknown:
             raise PluginError(f"plugin {name!r}: MANIFEST has unknown key {sorted(unknown)[0]!r}")
         return cls(
@@ -86,6 +107,7 @@ class Manifest:
             optional=dict(optional),
             label=str(data.get("label", "")),
             description=str(data.get("description", "")),
+            hooks=tuple(hooks),
         )
 
 
@@ -98,6 +120,12 @@ class InstalledPlugin:
     @property
     def name(self) -> str:
         return self.manifest.name
+
+    def hooks_modules(self) -> list[ModuleType]:
+        """The modules listed in ``MANIFEST["hooks"]``, else :meth:`hooks_module`."""
+        if self.manifest.hooks:
+            return [importlib.import_module(m) for m in self.manifest.hooks]
+        return [self.hooks_module()]
 
     def hooks_module(self) -> ModuleType:
         """``<package>.hooks`` when the plugin is a package that has one, else the module."""
@@ -209,7 +237,8 @@ class ErpPluginManager(pluggy.PluginManager):
             pm._register(importlib.import_module(modname), modname, "core")
         for name in pm.enabled:
             plugin = pm.installed[name]
-            pm._register(plugin.hooks_module(), name, name)
+            for i, module in enumerate(plugin.hooks_modules()):
+                pm._register(module, name if i == 0 else f"{name}#{module.__name__}", name)
             for dep, bridge in plugin.manifest.optional.items():
                 if bridge and dep in pm.enabled:
                     pm._register(importlib.import_module(bridge), f"{name}+{dep}", name)

@@ -80,6 +80,8 @@ class Registry:
     translation_dirs: list[Path] = field(default_factory=list)
     migrations: dict[str, Path] = field(default_factory=dict)
     owners: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: entity types, document templates, import schemas, jobs: kind -> name -> item
+    named: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def _claim(self, kind: str, key: str, plugin: str) -> None:
         other = self.owners.get((kind, key))
@@ -160,6 +162,22 @@ class Registry:
                 )
             self._claim("option list", olist.code, plugin)
             self.option_lists[olist.code] = olist
+
+    def add_named(self, kind: str, plugin: str, items: Iterable[Any]) -> None:
+        """Items identified by their ``name`` (entity types, templates, schemas, jobs)."""
+        bucket = self.named.setdefault(kind, {})
+        for item in items:
+            name = getattr(item, "name", None)
+            if not isinstance(name, str) or not _CODE.match(name):
+                raise RegistrationError(
+                    f"plugin {plugin!r}: {kind} {item!r} needs a name like 'module.thing'"
+                )
+            self._claim(kind, name, plugin)
+            bucket[name] = item
+
+    def items(self, kind: str) -> dict[str, Any]:
+        """The registered items of a kind, by name (empty when none)."""
+        return self.named.get(kind, {})
 
     def add_dirs(self, kind: str, plugin: str, value: str | Path | Iterable[str | Path]) -> None:
         paths = [value] if isinstance(value, (str, Path)) else list(value)

@@ -121,6 +121,22 @@ def page_context(request: Request, template: str, **context: Any) -> dict[str, A
     return base
 
 
+def detail_extras(request: Request, entity_type: str, obj: Any) -> dict[str, list]:
+    """The buttons (``entity_actions``) and panels (``entity_panels``) of a detail page.
+
+    Pass the result to the ``entity_extras`` macro of ``_entity.html``.
+    """
+    hook = request.app.state.erp.pm.hook
+    user = request.scope.get("user")
+    kwargs = {"entity_type": entity_type, "obj": obj, "user": user, "request": request}
+    actions = [a for group in hook.entity_actions(**kwargs) for a in (group or [])]
+    panels = [p for group in hook.entity_panels(**kwargs) for p in (group or [])]
+    return {
+        "actions": sorted(actions, key=lambda a: (a.order, a.id)),
+        "panels": sorted(panels, key=lambda p: (p.order, p.id)),
+    }
+
+
 def page(request: Request, template: str, status_code: int = 200, **context: Any) -> Template:
     """Render a page of the shell with the context every page needs."""
     return Template(

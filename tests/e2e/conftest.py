@@ -77,8 +77,28 @@ def _erpkit_command() -> list[str]:
     pytest.fail("the `erpkit` command is not installed next to the test interpreter")
 
 
+TEST_PLUGINS_DIR = Path(__file__).resolve().parent.parent / "plugins"
+
+
+def _installed_test_plugins(root: Path) -> Path:
+    """A directory whose dist-info lists the test plugins in the erpkit.plugins group,
+    so that the real server discovers them as it would any installed plugin."""
+    site = root / "site"
+    dist = site / "erpkit_test_plugins-1.0.dist-info"
+    dist.mkdir(parents=True, exist_ok=True)
+    (dist / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: erpkit-test-plugins\nVersion: 1.0\n"
+    )
+    (dist / "entry_points.txt").write_text(
+        "[erpkit.plugins]\nmy_plugin = my_plugin\nmy_other = my_other\n"
+    )
+    return site
+
+
 def _server_env(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ERPKIT_")}
+    site = _installed_test_plugins(data_dir.parent)
+    env["PYTHONPATH"] = os.pathsep.join([str(site), str(TEST_PLUGINS_DIR)])
     env["ERPKIT_DATA_DIR"] = str(data_dir)
     env["ERPKIT_ADMIN_PASSWORD"] = ADMIN_PASSWORD
     env["PYTHONUNBUFFERED"] = "1"

@@ -8,3 +8,9 @@ MANIFEST = {"name": "my_other", "version": "1.0", "depends": []}
 @hookimpl(optionalhook=True)
 def my_plugin_note_prefix(title):
     return "[o] "
+
+
+@hookimpl
+def on_event(event, erp):
+    # a broken subscriber: the core logs it and the other plugins still get the event
+    raise RuntimeError("my_other fails on every event")

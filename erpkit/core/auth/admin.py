@@ -11,7 +11,7 @@ from typing import Any
 import anyio
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from erpkit.core.auth import service
 from erpkit.core.auth.api import MANAGE_ROLES, MANAGE_USERS
@@ -55,17 +55,8 @@ class UserAdmin(Controller):
         q: Search = None,
         page: Page = 1,
     ) -> Template:
-        stmt = select(User)
-        if q:
-            like = f"%{q.lower()}%"
-            stmt = stmt.where(
-                or_(func.lower(User.username).like(like), func.lower(User.display_name).like(like))
-            )
         with request.app.state.erp.sessionmaker.begin() as s:
-            total = s.scalar(select(func.count()).select_from(stmt.subquery()))
-            users = list(
-                s.scalars(stmt.order_by(User.id).limit(PER_PAGE).offset((page - 1) * PER_PAGE))
-            )
+            users, total = service.search_users(s, q, page, PER_PAGE)
             return render(
                 request,
                 "admin/users.html",

@@ -8,10 +8,10 @@ import anyio
 import msgspec
 from litestar import Controller, Request, get, patch, post, put
 from litestar.params import Body
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 
 from erpkit.core.auth import service
-from erpkit.core.auth.models import Department, Role, User
+from erpkit.core.auth.models import Department, Role
 from erpkit.core.auth.schemas import (
     DepartmentIn,
     DepartmentOut,
@@ -104,17 +104,11 @@ class UserController(Controller):
         per_page: PerPage = 50,
     ) -> UserPage:
         """Users, newest last; ``q`` matches user name or display name."""
-        stmt = select(User)
-        if q:
-            like = f"%{q.lower()}%"
-            stmt = stmt.where(
-                or_(func.lower(User.username).like(like), func.lower(User.display_name).like(like))
-            )
         with _tx(request) as s:
-            total = s.scalar(select(func.count()).select_from(stmt.subquery()))
-            users = s.scalars(stmt.order_by(User.id).limit(per_page).offset((page - 1) * per_page))
-            items = [user_out(u) for u in users]
-        return UserPage(items=items, total=total, page=page, per_page=per_page)
+            users, total = service.search_users(s, q, page, per_page)
+            return UserPage(
+                items=[user_out(u) for u in users], total=total, page=page, per_page=per_page
+            )
 
     @post("/", sync_to_thread=True)
     def create_user(self, request: Request, data: Annotated[UserCreate, Body()]) -> UserOut:

@@ -17,7 +17,11 @@ from http.cookies import SimpleCookie
 from typing import TYPE_CHECKING
 
 from litestar.connection import Request
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import (
+    NotAuthorizedException,
+    PermissionDeniedException,
+    ValidationException,
+)
 
 from erpkit.core import i18n
 from erpkit.core.auth import service
@@ -95,7 +99,13 @@ def resolve_scope(erp: Erp, scope) -> str | None:
     authz = headers.get("authorization", "")
     if authz[:7].lower() == "bearer ":
         via = "token"
-        user = _lookup(erp, lambda s: service.user_for_token(s, authz[7:].strip()))
+        token = authz[7:].strip()
+        with erp.read_sessionmaker() as s, s.begin():
+            found = service.user_for_token(s, token)
+            user = service.current_user_from(s, found[0]) if found else None
+        if found and found[1]:
+            with erp.sessionmaker.begin() as s:
+                service.touch_token(s, token)
     elif SESSION_COOKIE in cookies:
         sid = erp.unsign(cookies[SESSION_COOKIE], "session")
         if sid:
@@ -124,7 +134,7 @@ def resolve_scope(erp: Erp, scope) -> str | None:
 def _lookup(erp: Erp, find):
     # Short indexed reads: run them on the loop rather than paying a thread hop
     # per request (the thread pool cost 2.4x on this machine).
-    with erp.sessionmaker() as s, s.begin():
+    with erp.read_sessionmaker() as s, s.begin():
         user = find(s)
         return service.current_user_from(s, user) if user is not None else None
 
@@ -149,6 +159,8 @@ async def check_access(scope, receive) -> None:
         via = scope.get("erp_auth")
         if via == "session" or (via is None and _content_type(scope).startswith(_FORM_TYPES)):
             await _check_csrf(scope, receive)
+    if scope["method"] not in SAFE_METHODS:
+        await _refuse_nul(scope, receive)
     if opt.get("public"):
         return
     user = scope.get("user")
@@ -157,6 +169,26 @@ async def check_access(scope, receive) -> None:
     perm = opt.get("permission")
     if perm and not user.can(perm):
         raise PermissionDeniedException()
+
+
+async def _refuse_nul(scope, receive) -> None:
+    """Text with NUL characters cannot be stored (PostgreSQL refuses it): a clear 400.
+
+    Checked once here for JSON and form bodies, so that no text field anywhere can
+    turn it into a server error. Uploaded files (multipart) may hold any bytes.
+    """
+    ctype = _content_type(scope)
+    if ctype.startswith("application/json") or not ctype:  # Litestar reads JSON by default
+        marker = b"\\u0000"
+    elif ctype.startswith("application/x-www-form-urlencoded"):
+        marker = b"%00"
+    else:
+        return
+    body = await Request(scope, receive).body()  # kept in the scope for the handler
+    if marker in body:
+        raise ValidationException(
+            detail=i18n.gettext("Text must not contain NUL characters."),
+        )
 
 
 def _content_type(scope) -> str:

@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import ColumnElement, delete, false, func, literal, or_, select, true
+from sqlalchemy import ColumnElement, delete, false, func, literal, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
 
@@ -151,6 +151,23 @@ def get_user(session: Session, user_id: int) -> User:
 
 def find_user(session: Session, username: str) -> User | None:
     return session.scalar(select(User).where(User.username == normalise_username(username)))
+
+
+def search_users(
+    session: Session, q: str | None, page: int, per_page: int
+) -> tuple[list[User], int]:
+    """One page of users (by id) whose user name or name contains ``q``, and the total."""
+    stmt = select(User)
+    if q:
+        like = f"%{q.lower()}%"
+        stmt = stmt.where(
+            or_(func.lower(User.username).like(like), func.lower(User.display_name).like(like))
+        )
+    total = session.scalar(select(func.count()).select_from(stmt.subquery()))
+    users = list(
+        session.scalars(stmt.order_by(User.id).limit(per_page).offset((page - 1) * per_page))
+    )
+    return users, total
 
 
 def _roles_by_code(session: Session, codes: Iterable[str]) -> list[Role]:
@@ -508,25 +525,33 @@ def create_token(session: Session, user: User, name: str = "", days: int | None 
     return token
 
 
-def user_for_token(session: Session, token: str) -> User | None:
+def user_for_token(session: Session, token: str) -> tuple[User, bool] | None:
+    """The active user of a valid, unexpired token, and whether its use should be
+    recorded (:func:`touch_token`, at most once a minute so a loop does not write)."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
     now = utcnow()
     row = session.execute(
-        select(ApiToken, User)
+        select(ApiToken.expires_at, ApiToken.last_used_at, User)
         .options(lazyload("*"))
         .join(User, User.id == ApiToken.user_id)
         .where(ApiToken.token_hash == _token_hash(token), User.is_active)
     ).first()
     if row is None:
         return None
-    api_token, user = row
-    if api_token.expires_at is not None and api_token.expires_at <= now:
+    expires_at, last_used_at, user = row
+    if expires_at is not None and expires_at <= now:
         return None
-    # one write a minute at most: a token used in a loop must not write on every call
-    if api_token.last_used_at is None or now - api_token.last_used_at > timedelta(minutes=1):
-        api_token.last_used_at = now
-    return user
+    return user, last_used_at is None or now - last_used_at > timedelta(minutes=1)
+
+
+def touch_token(session: Session, token: str) -> None:
+    """Record that the token was used; at most once a minute, so a loop does not write."""
+    session.execute(
+        update(ApiToken)
+        .where(ApiToken.token_hash == _token_hash(token))
+        .values(last_used_at=utcnow())
+    )
 
 
 # -- data scope -------------------------------------------------------------------------

@@ -50,6 +50,21 @@ def missing(directory: Path, po_path: Path) -> list[str]:
     return out
 
 
+def untranslated(directory: Path, locale_dirs: list[Path], locale: str = "zh_CN") -> list[str]:
+    """Messages of ``directory`` that the merged catalogs of ``locale_dirs`` do not translate."""
+    catalogs = []
+    for base in locale_dirs:
+        po = Path(base) / locale / "LC_MESSAGES" / "messages.po"
+        if po.exists():
+            catalogs.append(read_catalog(po, locale))
+    out = []
+    for msgid in sorted(extract_messages(directory)):
+        entries = [c.get(msgid) for c in catalogs]
+        if not any(e is not None and e.string and not e.fuzzy for e in entries):
+            out.append(msgid)
+    return out
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 2 or argv[0] in {"-h", "--help"}:
         print(__doc__)

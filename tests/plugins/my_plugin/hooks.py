@@ -11,13 +11,14 @@ from litestar.response import Template
 from sqlalchemy import select
 
 from erpkit import MenuItem, Option, OptionList, Permission, hookimpl
+from erpkit.core import entities
 from erpkit.core.auth.service import scope_clause
 from erpkit.core.errors import ValidationError
 from erpkit.core.i18n import gettext as _
 from erpkit.core.web import page
 
 from . import specs
-from .models import Note
+from .models import Expense, Note
 
 HERE = Path(__file__).parent
 CALLS: list[str] = []  # startup/shutdown record themselves here
@@ -31,6 +32,7 @@ class NoteOut(msgspec.Struct):
     id: int
     title: str
     owner_id: int
+    code: str | None = None
 
 
 @post("/api/v1/my-plugin/notes", opt={"permission": "my_plugin.write"}, sync_to_thread=True)
@@ -39,11 +41,12 @@ def create_note(request: Request, data: Annotated[NoteIn, Body()]) -> NoteOut:
     if not data.title.strip():
         raise ValidationError({"title": _("Enter a title.")})
     prefix = "".join(erp.pm.hook.my_plugin_note_prefix(title=data.title))
+    user = request.scope["user"]
     with erp.sessionmaker.begin() as s:
-        note = Note(title=prefix + data.title, owner_id=request.scope["user"].id)
-        s.add(note)
-        s.flush()
-        return NoteOut(id=note.id, title=note.title, owner_id=note.owner_id)
+        note = entities.create(
+            erp, s, "my_plugin.note", {"title": prefix + data.title, "owner_id": user.id}, user
+        )
+        return NoteOut(id=note.id, title=note.title, owner_id=note.owner_id, code=note.code)
 
 
 @get("/api/v1/my-plugin/notes", sync_to_thread=True)
@@ -52,7 +55,7 @@ def list_notes(request: Request) -> list[NoteOut]:
     user = request.scope["user"]
     with erp.sessionmaker.begin() as s:
         rows = s.scalars(select(Note).where(scope_clause(user, Note.owner_id)).order_by(Note.id))
-        return [NoteOut(id=n.id, title=n.title, owner_id=n.owner_id) for n in rows]
+        return [NoteOut(id=n.id, title=n.title, owner_id=n.owner_id, code=n.code) for n in rows]
 
 
 @get("/my-plugin/notes", include_in_schema=False, sync_to_thread=False)
@@ -72,7 +75,7 @@ def my_plugin_note_prefix(title):
 
 @hookimpl
 def register_models(erp):
-    return [Note]
+    return [Note, Expense]
 
 
 @hookimpl

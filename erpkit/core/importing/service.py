@@ -1,0 +1,799 @@
+"""The import flow: upload -> header mapping -> preview -> job -> counts and report.
+
+The uploaded file is kept in the database (``core_job_file``, 1 MiB chunks) with its
+first rows as JSON, so the mapping and preview steps never re-read the file and any
+worker on any machine can run the import. The job streams the rows, converts them,
+writes the good ones batch by batch and writes each rejected row to an .xlsx report
+(openpyxl write-only) as it goes: memory holds one batch, whatever the file's length.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+import tempfile
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.comments import Comment
+from openpyxl.styles import Font, PatternFill
+from openpyxl.worksheet.datavalidation import DataValidation
+from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.orm import Session
+
+from erpkit.core import i18n
+from erpkit.core.errors import ErpError, NotFound, PermissionDenied, ValidationError
+from erpkit.core.i18n import N_
+from erpkit.core.i18n import gettext as _
+from erpkit.core.importing import MODES, ImportContext, ImportSchema, RowError, readers
+from erpkit.core.importing import convert as cv
+from erpkit.core.jobs import JobCancelled, JobContext, JobFailed
+from erpkit.core.jobs import service as jobs
+from erpkit.core.jobs.models import JobFile
+
+IMPORT_PERMISSION = "core.import"
+JOB_KIND = "core.import"
+PREVIEW_ROWS = 20
+#: valid_rows mode commits at most this often (seconds; a quarter of it on SQLite, where
+#: other requests wait for the write lock meanwhile): a commit per batch cost a tenth
+#: of the run on SQLite
+COMMIT_EVERY = 1.0
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+TYPE_LABELS = {
+    "text": N_("Text"),
+    "int": N_("Whole number"),
+    "decimal": N_("Number"),
+    "date": N_("Date"),
+    "bool": N_("Yes/No"),
+    "choice": N_("Choice"),
+}
+MODE_LABELS = {
+    "all_or_nothing": N_("All or nothing: import only if every row is valid"),
+    "valid_rows": N_("Import the valid rows and report the others"),
+}
+
+
+def limits(erp) -> readers.Limits:
+    mb = 1024 * 1024
+    return readers.Limits(
+        max_bytes=jobs.setting(erp, "import_max_mb", "ERPKIT_IMPORT_MAX_MB", 50, int) * mb,
+        max_unzipped=jobs.setting(
+            erp, "import_max_unzipped_mb", "ERPKIT_IMPORT_MAX_UNZIPPED_MB", 500, int
+        )
+        * mb,
+        max_rows=jobs.setting(erp, "import_max_rows", "ERPKIT_IMPORT_MAX_ROWS", 300_000, int),
+    )
+
+
+# -- schemas ------------------------------------------------------------------------------
+
+
+def all_schemas(erp) -> dict[str, ImportSchema]:
+    return erp.registry.items("import schema")
+
+
+def may_run(user, schema: ImportSchema) -> bool:
+    return (
+        user is not None
+        and user.can(IMPORT_PERMISSION)
+        and (schema.permission is None or user.can(schema.permission))
+    )
+
+
+def schemas_for(erp, user) -> list[ImportSchema]:
+    """The schemas ``user`` may import, by label."""
+    return sorted(
+        (s for s in all_schemas(erp).values() if may_run(user, s)), key=lambda s: _(s.label)
+    )
+
+
+def get_schema(erp, name: str, user=None) -> ImportSchema:
+    schema = all_schemas(erp).get(name)
+    if schema is None:
+        raise NotFound(_("No such import."))
+    if user is not None and not may_run(user, schema):
+        raise PermissionDenied(_("You are not allowed to do this."))
+    return schema
+
+
+# -- upload ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    """How the file's columns map to the schema's."""
+
+    header_row: int
+    headers: list[str]
+    targets: list[str | None]
+    unmatched: list[str]
+    missing: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing and any(self.targets)
+
+
+def _copy_upload(erp, stream: IO[bytes], name: str) -> Path:
+    lim = limits(erp)
+    suffix = ".csv" if name.lower().endswith((".csv", ".txt")) else ".xlsx"
+    fd, name_ = tempfile.mkstemp(prefix="upload-", suffix=suffix, dir=jobs.temp_dir(erp))
+    os.close(fd)
+    path = Path(name_)
+    size = 0
+    with path.open("wb") as out:
+        while True:
+            data = stream.read(jobs.FILE_CHUNK)
+            if not data:
+                break
+            size += len(data)
+            if size > lim.max_bytes:
+                out.close()
+                path.unlink(missing_ok=True)
+                raise readers.refuse(
+                    _("The file is larger than %(n)s MB.", n=lim.max_bytes // (1024 * 1024))
+                )
+            out.write(data)
+    return path
+
+
+def read_upload(
+    erp, schema: ImportSchema, stream: IO[bytes], name: str
+) -> tuple[Path, dict[str, Any]]:
+    """Copy an upload to a working file and read what the import needs to know first:
+    its kind, header row and first rows. A clear :class:`ValidationError` (field
+    ``file``) when it cannot be imported. The caller deletes the file."""
+    path = _copy_upload(erp, stream, name)
+    try:
+        info = readers.inspect(path, limits(erp))
+        head = readers.head(path, info)
+        if not head:
+            raise readers.refuse(_("The sheet is empty."))
+        found = cv.find_header_row(erp, schema, head)
+        pos = found[0] if found else 0
+        if pos + 1 >= len(head):
+            raise readers.refuse(_("The sheet has a header row but no data below it."))
+        header_row, header_cells = head[pos]
+        headers = [cv.display_raw(c).strip() for c in header_cells]
+        while headers and not headers[-1]:
+            headers.pop()
+        meta = {
+            "schema": schema.name,
+            "info": info.to_json(),
+            "header_row": header_row,
+            "headers": headers,
+            "head": [[n, [readers.to_json_cell(c) for c in cells]] for n, cells in head[pos + 1 :]],
+        }
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path, meta
+
+
+def clean_name(name: str | None) -> str:
+    return (name or "upload").replace("\\", "/").rsplit("/", 1)[-1][:255] or "upload"
+
+
+def save_upload(
+    erp, session: Session, schema: ImportSchema, stream: IO[bytes], name: str, user_id: int | None
+) -> JobFile:
+    """Check an uploaded file and keep it (in the database) with its first rows."""
+    name = clean_name(name)
+    path, meta = read_upload(erp, schema, stream, name)
+    try:
+        with path.open("rb") as fh:
+            return jobs.store_file(
+                session,
+                fh,
+                name=name,
+                purpose="upload",
+                content_type=XLSX if meta["info"]["kind"] == "xlsx" else "text/csv",
+                created_by=user_id,
+                meta=meta,
+            )
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def get_upload(session: Session, file_id: int, user, schema: ImportSchema) -> JobFile:
+    """An upload of ``user`` (or any, for an admin) for ``schema``; 404 otherwise."""
+    f = session.get(JobFile, file_id)
+    if (
+        f is None
+        or f.purpose != "upload"
+        or (f.meta or {}).get("schema") != schema.name
+        or (user is not None and f.created_by != user.id and not user.is_admin)
+    ):
+        raise NotFound(_("The uploaded file was not found; upload it again."))
+    return f
+
+
+def parse_mapping(text: str | None) -> dict[str, str | None] | None:
+    """The API's ``mapping`` field: a JSON object {"header in the file": "column key"}."""
+    if text is None or not text.strip():
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in value.items()
+    ):
+        raise ValidationError(
+            {"mapping": _('Give the mapping as a JSON object: {"header": "column key"}.')}
+        )
+    return value
+
+
+def make_plan(
+    erp,
+    schema: ImportSchema,
+    meta: Mapping[str, Any],
+    by_header: Mapping[str, str | None] | None = None,
+    by_index: Mapping[int, str | None] | None = None,
+) -> Plan:
+    """The automatic header match, changed by an explicit mapping (by header text, as
+    the API takes it, or by column position, as the wizard sends it)."""
+    headers = list(meta["headers"])
+    targets = cv.match_headers(erp, schema, headers)
+    keys = {c.key for c in schema.columns}
+    if by_header:
+        known = {h: i for i, h in reversed(list(enumerate(headers)))}
+        for header, key in by_header.items():
+            if header.strip() not in known:
+                raise ValidationError(
+                    {"mapping": _("The file has no column %(name)s.", name=header)}
+                )
+            targets[known[header.strip()]] = key or None
+    for index, key in (by_index or {}).items():
+        if 0 <= index < len(targets):
+            targets[index] = key or None
+    for key in targets:
+        if key is not None and key not in keys:
+            raise ValidationError({"mapping": _("There is no column %(name)s.", name=key)})
+    chosen = [t for t in targets if t]
+    if len(chosen) != len(set(chosen)):
+        twice = next(t for t in chosen if chosen.count(t) > 1)
+        raise ValidationError(
+            {
+                "mapping": _(
+                    "%(name)s is chosen for two columns.", name=cv.label(erp, schema.column(twice))
+                )
+            }
+        )
+    unmatched = [h for h, t in zip(headers, targets, strict=False) if h and t is None]
+    missing = [c.key for c in schema.columns if c.required and c.key not in chosen]
+    return Plan(
+        header_row=int(meta["header_row"]),
+        headers=headers,
+        targets=targets,
+        unmatched=unmatched,
+        missing=missing,
+    )
+
+
+# -- converting rows --------------------------------------------------------------------------
+
+
+class RowConverter:
+    """Converts one row of cells into the schema's values, or says what is wrong."""
+
+    def __init__(self, erp, schema: ImportSchema, targets: list[str | None]) -> None:
+        self.schema = schema
+        self.conv = [
+            (i, key, cv.make_converter(erp, schema.column(key)))
+            for i, key in enumerate(targets)
+            if key
+        ]
+        self.width = max((i for i, _k, _f in self.conv), default=-1) + 1
+        self.labels = {c.key: cv.label(erp, c) for c in schema.columns}
+
+    def __call__(self, cells: list[Any], ictx: ImportContext):
+        """``(values, None)`` or ``(partial values, {key: reason})``."""
+        if len(cells) < self.width:
+            cells = [*cells, *([None] * (self.width - len(cells)))]
+        try:
+            values = {key: fn(cells[i]) for i, key, fn in self.conv}
+        except cv.ConvertError:
+            values, errors = {}, {}
+            for i, key, fn in self.conv:
+                try:
+                    values[key] = fn(cells[i])
+                except cv.ConvertError as exc:
+                    errors[key] = exc.message
+            return values, errors
+        validate = self.schema.validate_row
+        if validate is not None:
+            try:
+                problems = validate(values, ictx)
+            except RowError as exc:
+                problems = exc.errors
+            except ValidationError as exc:
+                problems = exc.errors or {"": exc.detail}
+            if problems:
+                return values, dict(problems)
+        return values, None
+
+    def reason(self, errors: Mapping[str, Any]) -> str:
+        parts = []
+        for key, message in errors.items():
+            label = self.labels.get(key, key)
+            parts.append(f"{label}: {message}" if label else str(message))
+        return "; ".join(parts)
+
+
+def preview(
+    erp, schema: ImportSchema, meta: Mapping[str, Any], plan: Plan, n: int = PREVIEW_ROWS, user=None
+) -> list[dict[str, Any]]:
+    """The first ``n`` data rows converted, each with its errors (no database checks)."""
+    convert = RowConverter(erp, schema, plan.targets)
+    ictx = ImportContext(
+        erp=erp,
+        schema=schema,
+        user=user,
+        user_id=getattr(user, "id", None),
+        mode="preview",
+        locale=i18n.current_locale(),
+    )
+    out = []
+    for number, raw in meta["head"][:n]:
+        cells = [readers.from_json_cell(c) for c in raw]
+        values, errors = convert(cells, ictx)
+        out.append(
+            {
+                "row": number,
+                "values": {
+                    c.key: cv.display(erp, c, values.get(c.key))
+                    for c in schema.columns
+                    if c.key in plan.targets
+                },
+                "errors": {k: str(v) for k, v in (errors or {}).items()},
+            }
+        )
+    return out
+
+
+# -- starting -----------------------------------------------------------------------------------
+
+
+def start_import(
+    erp,
+    session: Session,
+    schema: ImportSchema,
+    upload: JobFile,
+    mode: str,
+    user,
+    by_header: Mapping[str, str | None] | None = None,
+    by_index: Mapping[int, str | None] | None = None,
+) -> int:
+    """Queue the import job of an upload; refuses (422) when the mapping lacks a
+    required column or the mode is unknown."""
+    if mode not in MODES:
+        raise ValidationError({"mode": _("Choose all or nothing, or the valid rows.")})
+    plan = make_plan(erp, schema, upload.meta, by_header, by_index)
+    if not any(plan.targets):
+        raise ValidationError(
+            {
+                "file": _(
+                    "None of the columns of the file matches this import: check the "
+                    "header row, or download the template."
+                )
+            }
+        )
+    if plan.missing:
+        names = ", ".join(cv.label(erp, schema.column(k)) for k in plan.missing)
+        raise ValidationError(
+            {"mapping": _("Required columns are missing: %(names)s.", names=names)}
+        )
+    rows = (upload.meta["info"] or {}).get("rows_estimate")
+    total = max(0, rows - 1) if isinstance(rows, int) else None
+    job_id = jobs.enqueue(
+        erp,
+        JOB_KIND,
+        {
+            "schema": schema.name,
+            "file_id": upload.id,
+            "mode": mode,
+            "targets": plan.targets,
+            "name": upload.name,
+        },
+        user_id=user.id if user is not None else None,
+        session=session,
+        total=total,
+    )
+    upload.job_id = job_id
+    session.flush()
+    return job_id
+
+
+# -- the job --------------------------------------------------------------------------------------
+
+
+class ReportWriter:
+    """The rejected rows, written to an .xlsx as they come (openpyxl write-only)."""
+
+    def __init__(self, path: Path, headers: list[str]) -> None:
+        self.path = path
+        self.headers = headers
+        self.count = 0
+        self.wb = Workbook(write_only=True)
+        self.ws = self.wb.create_sheet(_("Rejected rows"))
+        bold = Font(bold=True)
+        header = []
+        for text in (_("Row"), *headers, _("Reason")):
+            cell = WriteOnlyCell(self.ws, value=self._safe(text))
+            cell.font = bold
+            header.append(cell)
+        self.ws.append(header)
+
+    def _safe(self, value: Any) -> Any:
+        if isinstance(value, readers.Problem):
+            value = cv.display_raw(value)
+        if isinstance(value, str):
+            value = ILLEGAL_CHARACTERS_RE.sub("", value)
+            if value.startswith("="):  # text, never a formula
+                cell = WriteOnlyCell(self.ws, value=value)
+                cell.data_type = "s"
+                return cell
+        return value
+
+    def add(self, number: int, cells: list[Any], reason: str) -> None:
+        width = len(self.headers)
+        values = [self._safe(c) for c in cells[:width]]
+        values.extend([None] * (width - len(values)))
+        self.ws.append([number, *values, self._safe(reason)])
+        self.count += 1
+
+    def save(self) -> None:
+        self.wb.save(self.path)
+
+
+_DB_ROW_ERRORS = (IntegrityError, DataError, ErpError, RowError)
+
+
+def _db_reason(exc: Exception) -> str:
+    if isinstance(exc, RowError):
+        return "; ".join(exc.errors.values())
+    if isinstance(exc, ValidationError):
+        return "; ".join(exc.errors.values()) or exc.detail
+    if isinstance(exc, ErpError):
+        return exc.detail
+    if isinstance(exc, IntegrityError):
+        return _("The row conflicts with data already saved (a duplicate, or a missing reference).")
+    return _("The database refused a value of this row (too long or out of range).")
+
+
+class Importer:
+    """One run of an import: read, convert, check, write, report."""
+
+    REPORT_EVERY = 256
+
+    def __init__(
+        self,
+        ctx: JobContext,
+        schema: ImportSchema,
+        plan_targets: list[str | None],
+        headers: list[str],
+        header_row: int,
+        mode: str,
+        total: int | None,
+    ) -> None:
+        self.ctx = ctx
+        self.erp = ctx.erp
+        self.schema = schema
+        self.mode = mode
+        self.header_row = header_row
+        self.headers = headers
+        self.total = total
+        self.convert = RowConverter(ctx.erp, schema, plan_targets)
+        self.report: ReportWriter | None = None
+        self.report_path: Path | None = None
+        #: rows read, rows written (in this transaction or before), rows committed
+        self.processed = self.written = self.saved = self.rejected = 0
+        self.writing = True
+        self.committed = time.monotonic()
+        self.commit_every = COMMIT_EVERY
+        self.spool: IO[bytes] | None = None
+        self.session: Session | None = None
+        self.ictx: ImportContext | None = None
+
+    def reject(self, number: int, cells: list[Any], reason: str) -> None:
+        if self.report is None:
+            self.report_path = self.ctx.temp_path(".xlsx")
+            self.report = ReportWriter(self.report_path, self.headers)
+        self.report.add(number, cells, reason)
+        self.rejected += 1
+        if self.mode == "all_or_nothing" and self.writing:
+            self.writing = False
+            self.session.rollback()  # nothing of this import stays
+
+    def run(self, source: Iterable[tuple[int, list[Any]]]) -> None:
+        schema, convert, ctx = self.schema, self.convert, self.ctx
+        batch_size = schema.batch_size
+        header_row = self.header_row
+        rows: list[dict[str, Any]] = []
+        src: list[tuple[int, list[Any]]] = []
+        ictx = self.ictx
+        every = self.REPORT_EVERY
+        for number, cells in source:
+            if number <= header_row:
+                continue
+            if not cells:
+                continue
+            first = cells[0]
+            if (first is None or first == "") and all(c is None or c == "" for c in cells):
+                continue
+            self.processed += 1
+            values, errors = convert(cells, ictx)
+            if errors:
+                self.reject(number, cells, convert.reason(errors))
+            else:
+                rows.append(values)
+                src.append((number, cells))
+                if len(rows) >= batch_size:
+                    self.flush(rows, src)
+                    rows, src = [], []
+            if self.processed % every == 0:
+                if self.total is not None and self.processed > self.total:
+                    self.total = self.processed
+                ctx.report(self.processed, self.total)
+        self.flush(rows, src)
+
+    def flush(self, rows: list[dict[str, Any]], src: list[tuple[int, list[Any]]]) -> None:
+        if not rows:
+            return
+        session, ictx = self.session, self.ictx
+        check = self.schema.check_batch
+        if check is not None:
+            bad = check(session, rows, ictx) or {}
+            if bad:
+                keep_rows, keep_src = [], []
+                for i, (row, origin) in enumerate(zip(rows, src, strict=True)):
+                    if i in bad:
+                        reason = bad[i]
+                        if isinstance(reason, Mapping):
+                            reason = self.convert.reason(reason)
+                        self.reject(origin[0], origin[1], str(reason))
+                    else:
+                        keep_rows.append(row)
+                        keep_src.append(origin)
+                rows, src = keep_rows, keep_src
+        if self.spool is not None:
+            # all or nothing on SQLite: keep the good rows on disk and write them all at
+            # the end, so that the write lock is held for the writing only
+            session.rollback()  # end the checks' read (SQLite begins IMMEDIATE)
+            if self.writing and rows:
+                pickle.dump((rows, src), self.spool, protocol=pickle.HIGHEST_PROTOCOL)
+            return
+        if not self.writing or not rows:
+            return
+        self.write(rows, src)
+        if self.mode == "valid_rows" and time.monotonic() - self.committed > self.commit_every:
+            self.commit()
+
+    def write(self, rows: list[dict[str, Any]], src: list[tuple[int, list[Any]]]) -> None:
+        session, ictx = self.session, self.ictx
+        write = self.schema.write_batch
+        try:
+            with session.begin_nested():
+                write(session, rows, ictx)
+            self.written += len(rows)
+        except _DB_ROW_ERRORS:
+            # find the rows the database refuses, one at a time (rare: the checks above
+            # should have caught them)
+            for row, origin in zip(rows, src, strict=True):
+                if not self.writing:
+                    break
+                try:
+                    with session.begin_nested():
+                        write(session, [row], ictx)
+                    self.written += 1
+                except _DB_ROW_ERRORS as exc:
+                    self.reject(origin[0], origin[1], _db_reason(exc))
+
+    def write_spooled(self) -> None:
+        """All or nothing on SQLite, every row good so far: write the spooled batches
+        in one transaction."""
+        self.spool.seek(0)
+        while self.writing:
+            try:
+                # our own anonymous temporary file, written above in this run
+                rows, src = pickle.load(self.spool)  # noqa: S301
+            except EOFError:
+                break
+            self.write(rows, src)
+
+    def commit(self) -> None:
+        self.session.commit()
+        self.committed = time.monotonic()
+        self.saved = self.written
+
+    def result(self) -> dict[str, Any]:
+        return {
+            "schema": self.schema.name,
+            "mode": self.mode,
+            "rows": self.processed,
+            "imported": self.saved,
+            "rejected": self.rejected,
+            "report": self.report is not None,
+        }
+
+
+def run_import(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+    """The ``core.import`` job."""
+    erp = ctx.erp
+    schema = all_schemas(erp).get(params.get("schema", ""))
+    if schema is None:
+        raise JobFailed(_("This import is not available (its module is off)."))
+    mode = params.get("mode", "all_or_nothing")
+    with erp.sessionmaker() as s:
+        upload = s.get(JobFile, params.get("file_id"))
+        if upload is None:
+            raise JobFailed(_("The uploaded file was deleted; upload it again."))
+        meta, chunks, file_id = dict(upload.meta), upload.chunks, upload.id
+        user = ctx.user(s)
+    info = readers.FileInfo.from_json(meta["info"])
+    path = ctx.temp_path(".csv" if info.kind == "csv" else ".xlsx")
+    importer = None
+    try:
+        jobs.copy_file_to(erp, file_id, chunks, path)
+        total = info.rows_estimate
+        if total is not None:
+            total = max(0, total - 1)
+        importer = Importer(
+            ctx,
+            schema,
+            list(params["targets"]),
+            list(meta["headers"]),
+            int(meta["header_row"]),
+            mode,
+            total,
+        )
+        with erp.sessionmaker() as session:
+            importer.session = session
+            importer.ictx = ImportContext(
+                erp=erp,
+                schema=schema,
+                user=user,
+                user_id=ctx.user_id,
+                mode=mode,
+                job_id=ctx.job_id,
+                locale=ctx.locale,
+            )
+            sqlite = erp.engine.dialect.name == "sqlite"
+            if sqlite:
+                # SQLite has one writer: hold its lock in short stretches
+                importer.commit_every = COMMIT_EVERY / 4
+                if mode == "all_or_nothing":
+                    importer.spool = tempfile.TemporaryFile(dir=jobs.temp_dir(erp))  # noqa: SIM115
+            try:
+                importer.run(readers.rows(path, info))
+                if importer.spool is not None and importer.writing:
+                    importer.write_spooled()
+            except JobCancelled:
+                session.rollback()
+                raise JobCancelled(_finish(ctx, importer)) from None
+            finally:
+                if importer.spool is not None:
+                    importer.spool.close()
+            if mode == "valid_rows" or importer.writing:
+                importer.commit()
+            else:
+                session.rollback()
+        ctx.progress = importer.processed
+        result = _finish(ctx, importer)
+    except ValidationError as exc:  # the file turned out unreadable part of the way
+        partial = _finish(ctx, importer) if importer is not None else None
+        raise JobFailed(exc.errors.get("file") or exc.detail, partial) from None
+    finally:
+        path.unlink(missing_ok=True)
+        if importer is not None and importer.report_path is not None:
+            importer.report_path.unlink(missing_ok=True)
+    if mode == "all_or_nothing" and importer.rejected:
+        raise JobFailed(
+            _(
+                "Nothing was imported: %(n)s row(s) have errors. Download the report, "
+                "correct them and import the file again.",
+                n=f"{importer.rejected:,}",
+            ),
+            result,
+        )
+    return result
+
+
+def _finish(ctx: JobContext, importer: Importer) -> dict[str, Any]:
+    """Store the report (if any row was rejected) and give the result."""
+    ctx.total = importer.processed
+    if importer.report is not None:
+        importer.report.save()
+        with ctx.erp.sessionmaker.begin() as s, importer.report_path.open("rb") as fh:
+            jobs.store_file(
+                s,
+                fh,
+                name=_("import-%(id)s-rejected-rows.xlsx", id=ctx.job_id),
+                purpose="report",
+                content_type=XLSX,
+                created_by=ctx.user_id,
+                job_id=ctx.job_id,
+            )
+    return importer.result()
+
+
+# -- the template --------------------------------------------------------------------------
+
+
+def template_xlsx(erp, schema: ImportSchema) -> bytes:
+    """A workbook to fill in: headers in Chinese and English, required ones marked,
+    choices as drop-downs, and a sheet that explains every column in both languages."""
+    zh = erp.catalogs.get("zh_CN")
+
+    def both(text: str) -> str:
+        zh_text = zh.gettext(text) if zh is not None else text
+        return text if zh_text == text else f"{zh_text} / {text}"
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "数据 Data"
+    bold = Font(bold=True)
+    required_fill = PatternFill("solid", fgColor="FFF2CC")
+    help_ws = wb.create_sheet("说明 Help")
+    help_ws.append([both(N_("Column")), both(N_("Type")), both(N_("Required")), both(N_("Notes"))])
+    for cell in help_ws[1]:
+        cell.font = bold
+    for index, column in enumerate(schema.columns, start=1):
+        zh_name, en_name = cv.zh_label(erp, column), column.label
+        title = en_name if zh_name == en_name else f"{zh_name} / {en_name}"
+        cell = ws.cell(row=1, column=index, value=title)
+        cell.font = bold
+        letter = cell.column_letter
+        ws.column_dimensions[letter].width = max(14, min(40, len(title) * 1.6))
+        notes = []
+        if column.required:
+            cell.fill = required_fill
+            cell.comment = Comment("必填 / Required", "erpkit")
+        if column.max_length:
+            notes.append(f"≤ {column.max_length}")
+        if column.type == "choice":
+            options = cv.choices_of(erp, column)
+            notes.append(" | ".join(f"{o.label_zh} / {o.label_en}" for o in options))
+            labels = [o.label_zh for o in options]
+            if labels and len(",".join(labels)) < 250:
+                dv = DataValidation(
+                    type="list",
+                    formula1='"' + ",".join(labels) + '"',
+                    allow_blank=not column.required,
+                )
+                dv.add(f"{letter}2:{letter}10000")
+                ws.add_data_validation(dv)
+        elif column.type == "date":
+            notes.append("2024-03-31")
+            for r in range(2, 3):
+                ws.cell(row=r, column=index).number_format = "yyyy-mm-dd"
+        elif column.type == "bool":
+            notes.append("是/否 · yes/no")
+        elif column.type == "decimal" and column.places is not None:
+            notes.append(f"0.{'0' * column.places}" if column.places else "0")
+        if column.help:
+            notes.append(both(column.help))
+        help_ws.append(
+            [
+                title,
+                both(TYPE_LABELS[column.type]),
+                "是 / Yes" if column.required else "",
+                "; ".join(notes),
+            ]
+        )
+    ws.freeze_panes = "A2"
+    for letter, width in (("A", 28), ("B", 20), ("C", 12), ("D", 60)):
+        help_ws.column_dimensions[letter].width = width
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
