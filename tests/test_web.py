@@ -252,3 +252,23 @@ def test_nul_characters_are_refused_before_any_handler(client, admin_headers, pe
         headers={"content-type": "application/x-www-form-urlencoded"},
     )
     assert r.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("page_no", "pages", "expected"),
+    [
+        (1, 1, []),
+        (1, 3, ["1", "2", "3"]),
+        (50, 100, ["1", "…", "48", "49", "50", "51", "52", "…", "100"]),
+        (1, 100, ["1", "2", "3", "…", "100"]),
+    ],
+)
+def test_pager_shows_a_window_of_pages(erp, page_no, pages, expected):
+    env = erp.jinja
+    html = env.from_string(
+        '{% from "_macros.html" import pager %}{{ pager(p, n, {"q": "张 三", "x": ""}) }}'
+    ).render(p=page_no, n=pages)
+    assert re.findall(r'class="page-link"[^>]*>([^<]+)<', html) == expected
+    if pages > 1:
+        # other parameters are kept, URL-encoded; empty ones are left out
+        assert 'href="?q=%E5%BC%A0+%E4%B8%89&amp;page=1"' in html
