@@ -8,12 +8,13 @@ approval API, as a script or another module would.
 from __future__ import annotations
 
 import json
-import re
 import urllib.error
 import urllib.request
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
+
+from .helpers import path_is, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -44,18 +45,6 @@ def token(server, username: str, password: str) -> str:
     )
     assert status == 201, body
     return body["token"]
-
-
-def path_is(path: str) -> re.Pattern[str]:
-    return re.compile(rf"^https?://[^/]+{re.escape(path)}(\?.*)?$")
-
-
-def sign_in(page: Page, username: str, password: str) -> None:
-    page.goto("/login")
-    page.locator("#username").fill(username)
-    page.locator("#password").fill(password)
-    page.locator("#login-submit").click()
-    expect(page).to_have_url(path_is("/"))
 
 
 @pytest.fixture

@@ -8,29 +8,18 @@ to the default file.
 
 from __future__ import annotations
 
-import re
 from io import BytesIO
 
 import openpyxl
 import pytest
 from playwright.sync_api import Page, expect
 
+from .helpers import path_is, sign_in
+
 pytestmark = pytest.mark.e2e
 
 TEMPLATE = "my_plugin.note_sheet"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def path_is(path: str) -> re.Pattern[str]:
-    return re.compile(rf"^https?://[^/]+{re.escape(path)}(\?.*)?(#.*)?$")
-
-
-def sign_in(page: Page, username: str, password: str) -> None:
-    page.goto("/login")
-    page.locator("#username").fill(username)
-    page.locator("#password").fill(password)
-    page.locator("#login-submit").click()
-    expect(page.locator("h1#welcome")).to_be_visible()
 
 
 def workbook(cells: dict[str, str]) -> bytes:

@@ -10,24 +10,14 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
+
+from .helpers import path_is, sign_in
 
 pytestmark = pytest.mark.e2e
 
 LIST = "my_plugin.color"
 NOTE = "my_plugin.note"
-
-
-def path_is(path: str) -> re.Pattern[str]:
-    return re.compile(rf"^https?://[^/]+{re.escape(path)}(\?.*)?(#.*)?$")
-
-
-def sign_in(page: Page, username: str, password: str) -> None:
-    page.goto("/login")
-    page.locator("#username").fill(username)
-    page.locator("#password").fill(password)
-    page.locator("#login-submit").click()
-    expect(page.locator("h1#welcome")).to_be_visible()
 
 
 def test_admin_adds_an_option_and_a_field_then_the_form_shows_them(new_context, live_server):

@@ -14,6 +14,7 @@ from openpyxl import Workbook, load_workbook
 from playwright.sync_api import Page, expect
 
 from .conftest import PASSWORD, _erpkit_command, _run_cli, _server_env
+from .helpers import sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -77,18 +78,10 @@ def workbook(tmp_path_factory) -> Path:
     return path
 
 
-def _sign_in(page: Page, username: str) -> None:
-    page.goto("/login")
-    page.locator("#username").fill(username)
-    page.locator("#password").fill(PASSWORD)
-    page.locator("#login-submit").click()
-    expect(page.locator("h1#welcome")).to_be_visible()
-
-
 def test_clerk_imports_a_workbook_and_downloads_the_rejected_rows(
     page: Page, clerk, workbook, tmp_path
 ):
-    _sign_in(page, clerk)
+    sign_in(page, clerk, PASSWORD)
     page.locator("#menu a[data-menu-id=import]").click()
     expect(page).to_have_url(re.compile(r"/import$"))
     expect(page.locator("main h1")).to_have_text("批量导入")

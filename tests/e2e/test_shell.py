@@ -13,18 +13,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import Page, expect
 
+from .helpers import path_is, sign_in
+
 pytestmark = pytest.mark.e2e
 
 ADMIN_CHILDREN = ["admin.users", "admin.departments", "admin.roles", "admin.plugins"]
-
-
-def url_path(page: Page) -> str:
-    return urlsplit(page.url).path
-
-
-def path_is(path: str) -> re.Pattern[str]:
-    """A URL pattern for ``expect(page).to_have_url``: this path, any query."""
-    return re.compile(rf"^https?://[^/]+{re.escape(path)}(\?.*)?$")
 
 
 def menu_ids(page: Page) -> list[str]:
@@ -37,17 +30,6 @@ def menu_ids(page: Page) -> list[str]:
 def pw(live_server) -> dict[str, str]:
     """The password of each user the server starts with (admin, sales1, polyglot)."""
     return live_server.passwords
-
-
-def sign_in(page: Page, username: str, password: str, *, expect_home: bool = True) -> None:
-    if url_path(page) != "/login":
-        page.goto("/login")
-    page.locator("#username").fill(username)
-    page.locator("#password").fill(password)
-    page.locator("#login-submit").click()
-    if expect_home:
-        expect(page).to_have_url(path_is("/"))
-        expect(page.locator("h1#welcome")).to_be_visible()
 
 
 def expect_language(page: Page, locale: str) -> None:
