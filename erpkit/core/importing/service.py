@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import pickle
 import tempfile
 import time
 from collections.abc import Iterable, Mapping
@@ -34,6 +33,7 @@ from erpkit.core.errors import ErpError, NotFound, PermissionDenied, ValidationE
 from erpkit.core.i18n import N_
 from erpkit.core.i18n import gettext as _
 from erpkit.core.importing import MODES, ImportContext, ImportSchema, RowError, readers
+from erpkit.core.importing.spool import Spool
 from erpkit.core.importing import convert as cv
 from erpkit.core.jobs import JobCancelled, JobContext, JobFailed
 from erpkit.core.jobs import service as jobs
@@ -501,7 +501,11 @@ class Importer:
         self.writing = True
         self.committed = time.monotonic()
         self.commit_every = COMMIT_EVERY
-        self.spool: IO[bytes] | None = None
+        self.spool: Spool | None = None
+        #: SQLite, valid rows: this session holds the write lock between commits, so a
+        #: progress write from another connection would wait: it goes in this session
+        self.own_lock = False
+        self.targets = plan_targets
         self.session: Session | None = None
         self.ictx: ImportContext | None = None
 
@@ -544,7 +548,9 @@ class Importer:
             if self.processed % every == 0:
                 if self.total is not None and self.processed > self.total:
                     self.total = self.processed
-                ctx.report(self.processed, self.total)
+                ctx.report(
+                    self.processed, self.total, session=self.session if self.own_lock else None
+                )
         self.flush(rows, src)
 
     def flush(self, rows: list[dict[str, Any]], src: list[tuple[int, list[Any]]]) -> None:
@@ -571,7 +577,7 @@ class Importer:
             # the end, so that the write lock is held for the writing only
             session.rollback()  # end the checks' read (SQLite begins IMMEDIATE)
             if self.writing and rows:
-                pickle.dump((rows, src), self.spool, protocol=pickle.HIGHEST_PROTOCOL)
+                self.spool.put(rows, [number for number, _cells in src])
             return
         if not self.writing or not rows:
             return
@@ -579,7 +585,7 @@ class Importer:
         if self.mode == "valid_rows" and time.monotonic() - self.committed > self.commit_every:
             self.commit()
 
-    def write(self, rows: list[dict[str, Any]], src: list[tuple[int, list[Any]]]) -> None:
+    def write(self, rows: list[dict[str, Any]], src: list[tuple[int, list[Any]]] | list[int]) -> None:
         session, ictx = self.session, self.ictx
         write = self.schema.write_batch
         try:
@@ -597,19 +603,26 @@ class Importer:
                         write(session, [row], ictx)
                     self.written += 1
                 except _DB_ROW_ERRORS as exc:
-                    self.reject(origin[0], origin[1], _db_reason(exc))
+                    number, cells = origin if isinstance(origin, tuple) else (origin, None)
+                    if cells is None:  # spooled: the converted values stand for the cells
+                        cells = self.cells_of(row)
+                    self.reject(number, cells, _db_reason(exc))
+
+    def cells_of(self, row: Mapping[str, Any]) -> list[Any]:
+        """A row's values in the file's column order, for the report."""
+        erp, schema = self.erp, self.schema
+        return [
+            cv.display(erp, schema.column(key), row.get(key)) if key else None
+            for key in self.targets
+        ]
 
     def write_spooled(self) -> None:
         """All or nothing on SQLite, every row good so far: write the spooled batches
         in one transaction."""
-        self.spool.seek(0)
-        while self.writing:
-            try:
-                # our own anonymous temporary file, written above in this run
-                rows, src = pickle.load(self.spool)  # noqa: S301
-            except EOFError:
+        for rows, numbers in self.spool:
+            if not self.writing:
                 break
-            self.write(rows, src)
+            self.write(rows, numbers)
 
     def commit(self) -> None:
         self.session.commit()
@@ -672,8 +685,9 @@ def run_import(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
             if sqlite:
                 # SQLite has one writer: hold its lock in short stretches
                 importer.commit_every = COMMIT_EVERY / 4
+                importer.own_lock = mode == "valid_rows"
                 if mode == "all_or_nothing":
-                    importer.spool = tempfile.TemporaryFile(dir=jobs.temp_dir(erp))  # noqa: SIM115
+                    importer.spool = Spool(jobs.temp_dir(erp))
             try:
                 importer.run(readers.rows(path, info))
                 if importer.spool is not None and importer.writing:

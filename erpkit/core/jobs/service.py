@@ -327,10 +327,21 @@ class JobContext:
     _last_write: float = 0.0
     lost: bool = False
 
-    def report(self, progress: int, total: int | None = None, *, force: bool = False) -> None:
+    def report(
+        self,
+        progress: int,
+        total: int | None = None,
+        *,
+        force: bool = False,
+        session: Session | None = None,
+    ) -> None:
         """Record progress (``progress`` of ``total`` units). Cheap to call often: the
         database is written at most every 0.5 s. Raises :class:`JobCancelled` when the
-        job was cancelled and :class:`JobTimeout` past the spec's ``timeout``."""
+        job was cancelled and :class:`JobTimeout` past the spec's ``timeout``.
+
+        ``session``: write in this session's transaction rather than a short one of its
+        own; for a job that holds SQLite's write lock in ``session`` (another
+        connection would wait for it). The progress shows when that session commits."""
         self.progress = int(progress)
         if total is not None:
             self.total = int(total)
@@ -340,7 +351,9 @@ class JobContext:
         if not force and now - self._last_write < REPORT_INTERVAL:
             return
         self._last_write = now
-        state = write_progress(self.erp, self.job_id, self.attempt, self.progress, self.total)
+        state = write_progress(
+            self.erp, self.job_id, self.attempt, self.progress, self.total, session=session
+        )
         if state == "lost":
             self.lost = True
             raise JobCancelled()
@@ -366,7 +379,14 @@ class JobContext:
         return Path(name)
 
 
-def write_progress(erp, job_id: int, attempt: int, progress: int, total: int | None) -> str:
+def write_progress(
+    erp,
+    job_id: int,
+    attempt: int,
+    progress: int,
+    total: int | None,
+    session: Session | None = None,
+) -> str:
     """Write progress and heartbeat; "ok", "cancel" (someone cancelled), "lost" (another
     worker owns the job now) or "skipped" (SQLite was busy)."""
     stmt = (
@@ -375,6 +395,9 @@ def write_progress(erp, job_id: int, attempt: int, progress: int, total: int | N
         .values(progress=progress, total=total, heartbeat=utcnow())
         .returning(JOB.c.cancel_requested)
     )
+    if session is not None:
+        row = session.execute(stmt).first()
+        return "lost" if row is None else "cancel" if row.cancel_requested else "ok"
     with _quick(erp) as conn:
         if conn is None:
             return "skipped"
