@@ -33,8 +33,8 @@ from erpkit.core.errors import ErpError, NotFound, PermissionDenied, ValidationE
 from erpkit.core.i18n import N_
 from erpkit.core.i18n import gettext as _
 from erpkit.core.importing import MODES, ImportContext, ImportSchema, RowError, readers
-from erpkit.core.importing.spool import Spool
 from erpkit.core.importing import convert as cv
+from erpkit.core.importing.spool import Spool
 from erpkit.core.jobs import JobCancelled, JobContext, JobFailed
 from erpkit.core.jobs import service as jobs
 from erpkit.core.jobs.models import JobFile
@@ -585,7 +585,9 @@ class Importer:
         if self.mode == "valid_rows" and time.monotonic() - self.committed > self.commit_every:
             self.commit()
 
-    def write(self, rows: list[dict[str, Any]], src: list[tuple[int, list[Any]]] | list[int]) -> None:
+    def write(
+        self, rows: list[dict[str, Any]], src: list[tuple[int, list[Any]]] | list[int]
+    ) -> None:
         session, ictx = self.session, self.ictx
         write = self.schema.write_batch
         try:
