@@ -36,6 +36,8 @@ def run(tmp_path, site, database_url):
             PYTHONPATH=os.pathsep.join([str(site), str(ROOT / "plugins")]),
             ERPKIT_DATA_DIR=str(tmp_path / "data"),
             ERPKIT_ADMIN_PASSWORD="admin-pass-123",
+            # the test plugins only, not the built-in business modules
+            ERPKIT_PLUGINS="my_plugin,my_other",
             LANG="C.UTF-8",
         )
         if database_url:

@@ -65,7 +65,8 @@ def test_plugin_switched_off_and_on_finds_its_data(make_app, settings, people, e
 def test_fresh_database_needs_upgrade(settings):
     import my_plugin
 
-    erp = build_erp(settings, None, [my_plugin])  # nothing has migrated this database yet
+    # nothing has migrated this database yet
+    erp = build_erp(settings, ["my_plugin"], [my_plugin])
     assert sorted(migrate.needs_upgrade(erp)) == ["core", "my_plugin"]
     migrate.upgrade(erp)
     assert migrate.needs_upgrade(erp) == []

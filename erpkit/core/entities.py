@@ -13,6 +13,7 @@ the events of a transaction (or savepoint) that rolls back are dropped.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -20,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import event as sa_event
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy import select
+from sqlalchemy import select, true
 from sqlalchemy.orm import Session, sessionmaker
 
 from erpkit.core.errors import NotFound
@@ -38,7 +39,8 @@ class EntityType:
     records without gaps; ``custom_field_column`` is the JSON column holding custom
     fields; ``amount_field`` feeds the amount conditions of approval flows;
     ``approval`` makes records lock while an approval is pending or approved;
-    ``url`` is the detail page (``"/quotes/{id}"``).
+    ``url`` is the detail page (``"/quotes/{id}"``); ``scope_also(user)`` widens the
+    data scope with a clause of its own, e.g. "or the user follows the project".
     """
 
     name: str
@@ -52,6 +54,7 @@ class EntityType:
     approval: bool = False
     audited: bool = True
     url: str | None = None
+    scope_also: Callable[[Any], Any] | None = None
 
     def detail_url(self, obj_id: int) -> str | None:
         return self.url.format(id=obj_id) if self.url else None
@@ -105,16 +108,25 @@ def visible(erp, session: Session, et: EntityType, obj_id: int, user) -> Any:
 
     Applies the data scope (own / department / all) on ``owner_field`` in the query.
     """
-    from erpkit.core.auth.service import scope_clause
-
     model = et.model
     stmt = select(model).where(sa_inspect(model).primary_key[0] == obj_id)
     if et.owner_field and user is not None:
-        stmt = stmt.where(scope_clause(user, getattr(model, et.owner_field)))
+        stmt = stmt.where(scope(et, user))
     obj = session.scalar(stmt)
     if obj is None:
         raise NotFound(_("Not found."))
     return obj
+
+
+def scope(et: EntityType, user) -> Any:
+    """The WHERE clause limiting ``et``'s records to those ``user`` may see (own,
+    department or all, widened by ``scope_also``)."""
+    from erpkit.core.auth.service import scope_clause
+
+    if not et.owner_field:
+        return true()
+    also = et.scope_also(user) if et.scope_also is not None else None
+    return scope_clause(user, getattr(et.model, et.owner_field), also=also)
 
 
 # -- the lifecycle ----------------------------------------------------------------------

@@ -10,9 +10,14 @@ from collections.abc import Mapping
 
 
 class ErpError(Exception):
-    """Base class: ``status`` is the HTTP status the web layer answers with."""
+    """Base class: ``status`` is the HTTP status the web layer answers with.
+
+    ``extensions`` (a dict, optional) are extra members of the problem+json body,
+    e.g. the records a duplicate warning found.
+    """
 
     status = 400
+    extensions: Mapping[str, object] | None = None
 
     def __init__(self, detail: str = "") -> None:
         super().__init__(detail)

@@ -10,7 +10,7 @@ from litestar import Request, get
 from litestar.response import Template
 
 from erpkit import hookimpl
-from erpkit.core import audit, entities, numbering
+from erpkit.core import audit, entities, numbering, preferences
 from erpkit.core.i18n import N_
 from erpkit.core.params import PathCode, PathId
 from erpkit.core.web import page
@@ -64,7 +64,7 @@ def history_panel(request: Request, entity_type: PathCode, entity_id: PathId) ->
 
 @hookimpl
 def register_models(erp):
-    return [numbering.Sequence, audit.AuditLog]
+    return [numbering.Sequence, audit.AuditLog, preferences.Preference]
 
 
 @hookimpl

@@ -62,31 +62,56 @@ def period_of(pattern: str, today: date) -> str:
     return "-"
 
 
+def _date_part(token: str, today: date) -> str:
+    return {"yyyy": f"{today:%Y}", "yy": f"{today:%y}", "mm": f"{today:%m}", "dd": f"{today:%d}"}[
+        token
+    ]
+
+
 def render(pattern: str, value: int, today: date) -> str:
-    def sub(m: re.Match) -> str:
+    return _formatter(pattern, today)(value)
+
+
+def _formatter(pattern: str, today: date):
+    """``pattern`` on ``today`` as a function of the sequence value (one format string:
+    a regular expression per number cost a third of a large import's numbering)."""
+    parts, pos = [], 0
+    for m in _TOKEN.finditer(pattern):
+        parts.append(pattern[pos : m.start()].replace("{", "{{").replace("}", "}}"))
         token = m.group(1)
         if token.startswith("seq"):
-            width = int(m.group(2) or 0)
-            return str(value).zfill(width)
-        return {
-            "yyyy": f"{today:%Y}",
-            "yy": f"{today:%y}",
-            "mm": f"{today:%m}",
-            "dd": f"{today:%d}",
-        }[token]
-
-    return _TOKEN.sub(sub, pattern)
+            parts.append("{0:0%dd}" % int(m.group(2)) if m.group(2) else "{0}")  # noqa: UP031
+        else:
+            parts.append(_date_part(token, today))
+        pos = m.end()
+    parts.append(pattern[pos:].replace("{", "{{").replace("}", "}}"))
+    return "".join(parts).format
 
 
 def next_number(session: Session, entity_type: str, pattern: str, today: date | None = None) -> str:
     """The next number of ``entity_type`` for ``pattern``, in the caller's transaction."""
-    check_pattern(pattern)
+    return next_numbers(session, entity_type, pattern, 1, today)[0]
+
+
+def next_numbers(
+    session: Session, entity_type: str, pattern: str, count: int, today: date | None = None
+) -> list[str]:
+    """The next ``count`` numbers at once (one statement; for imports), in order."""
+    if count < 1:
+        return []
     today = today or date.today()
+    last = _bump(session, entity_type, pattern, count, today)
+    fmt = _formatter(pattern, today)
+    return [fmt(value) for value in range(last - count + 1, last + 1)]
+
+
+def _bump(session: Session, entity_type: str, pattern: str, count: int, today: date) -> int:
+    check_pattern(pattern)
     period = period_of(pattern, today)
     bump = (
         update(Sequence)
         .where(Sequence.entity_type == entity_type, Sequence.period == period)
-        .values(last_value=Sequence.last_value + 1)
+        .values(last_value=Sequence.last_value + count)
         .returning(Sequence.last_value)
     )
     value = session.execute(bump).scalar()
@@ -98,4 +123,4 @@ def next_number(session: Session, entity_type: str, pattern: str, today: date | 
             .on_conflict_do_nothing()
         )
         value = session.execute(bump).scalar()
-    return render(pattern, value, today)
+    return value

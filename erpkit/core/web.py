@@ -267,6 +267,8 @@ def _error_response(request: Request, exc: Exception) -> Response:
         }
         if errors:
             body["errors"] = errors
+        for key, value in (getattr(exc, "extensions", None) or {}).items():
+            body.setdefault(key, value)
         headers = {"Retry-After": "60"} if status == 429 else None
         return Response(
             content=body, status_code=status, media_type="application/problem+json", headers=headers

@@ -1,0 +1,264 @@
+"""Customers (客户管理): API, rules, scope, duplicates, follow-ups, export, pages."""
+
+from __future__ import annotations
+
+import io
+from datetime import date, timedelta
+
+import pytest
+from conftest import login, token_for
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+PLUGINS = ["customers", "my_plugin", "my_other"]
+CREDIT = "91350100M000100Y43"  # a real, valid unified social credit code
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app(plugins=PLUGINS)
+
+
+@pytest.fixture
+def h(client, people):
+    """API headers per user."""
+    return {name: token_for(client, name) for name in ("manager", "sales1", "sales2", "outsider")}
+
+
+def count(erp):
+    from erpkit.plugins.customers.models import Customer
+
+    with erp.sessionmaker() as s:
+        return s.scalar(select(func.count()).select_from(Customer))
+
+
+def new(client, headers, **values):
+    body = {"name": "杭州某某家具有限公司", **values}
+    return client.post("/api/v1/customers", json=body, headers=headers)
+
+
+def test_create_and_read_a_customer_in_chinese(client, erp, h):
+    r = new(
+        client,
+        h["sales1"],
+        phone="+86 138-1234-5678",
+        credit_code="91350100m000100y43",
+        region="east",
+        industry="furniture",
+        source="trade_show",
+        grade="A",
+        category="premium",
+        email="Buyer@Example.com",
+    )
+    assert r.status_code == 201, r.text
+    c = r.json()
+    assert c["code"].startswith(f"CU{date.today():%Y}")
+    assert (c["phone"], c["credit_code"], c["email"]) == (
+        "13812345678",
+        CREDIT,
+        "buyer@example.com",
+    )
+    assert (c["region"], c["grade"], c["category"], c["entry_channel"]) == (
+        "east",
+        "A",
+        "premium",
+        "sales",
+    )
+    got = client.get(f"/api/v1/customers/{c['id']}", headers=h["sales1"]).json()
+    assert got["name"] == "杭州某某家具有限公司" and got["contacts"] == []
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"name": "   "}, "name"),
+        ({"name": "x" * 10_000}, "name"),
+        ({"credit_code": "91350100M000100Y44"}, "credit_code"),
+        ({"credit_code": "123"}, "credit_code"),
+        ({"phone": "12345"}, "phone"),
+        ({"phone": "021-1234567"}, "phone"),
+        ({"email": "not-an-email"}, "email"),
+        ({"region": "atlantis"}, "region"),
+        ({"category": "vip"}, "category"),
+        ({"notes": "n" * 6000}, "notes"),
+    ],
+)
+def test_bad_input_is_refused_with_field_errors_and_nothing_saved(client, erp, h, body, field):
+    r = new(client, h["sales1"], **body)
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert field in {e["field"] for e in r.json()["errors"]}
+    assert count(erp) == 0
+
+
+def test_duplicates_warn_then_confirm_and_forbid(client, erp, h):
+    assert new(client, h["sales1"], phone="13812345678").status_code == 201
+    # same name written differently: a warning (409) listing the duplicate
+    r = new(client, h["sales2"], name="杭州某某家具 有限公司")
+    assert r.status_code == 409
+    body = r.json()
+    assert body["duplicates"][0]["key"] == "name" and body["duplicates"][0]["code"]
+    assert count(erp) == 1
+    assert new(client, h["sales2"], name="杭州某某家具 有限公司", confirm=True).status_code == 201
+    # the phone, as the admin switches it to forbid
+    admin = token_for(client, "admin", "admin-pass-123")
+    with erp.sessionmaker.begin() as s:
+        from erpkit.core import preferences
+
+        preferences.put(s, "customers.duplicates", {"phone": "forbid"}, None)
+    r = new(client, h["sales2"], name="另一家公司", phone="138 1234 5678", confirm=True)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "phone"
+    assert count(erp) == 2
+    del admin
+
+
+def test_credit_code_duplicate_is_forbidden_by_default(client, erp, h):
+    assert new(client, h["sales1"], credit_code=CREDIT).status_code == 201
+    r = new(client, h["sales2"], name="别的名字", credit_code=CREDIT, confirm=True)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "credit_code"
+
+
+def test_data_scope_own_department_all(client, erp, h, people):
+    a = new(client, h["sales1"], name="甲公司").json()["id"]
+    b = new(client, h["sales2"], name="乙公司").json()["id"]
+    c = new(client, h["outsider"], name="丙公司").json()["id"]
+
+    def ids(who):
+        return {x["id"] for x in client.get("/api/v1/customers", headers=h[who]).json()["items"]}
+
+    assert ids("sales1") == {a}
+    assert ids("manager") == {a, b}
+    admin = token_for(client, "admin", "admin-pass-123")
+    assert {x["id"] for x in client.get("/api/v1/customers", headers=admin).json()["items"]} == {
+        a,
+        b,
+        c,
+    }
+    # another's record by URL or API answers 404
+    assert client.get(f"/api/v1/customers/{b}", headers=h["sales1"]).status_code == 404
+    assert (
+        client.patch(f"/api/v1/customers/{b}", json={"name": "x"}, headers=h["sales1"]).status_code
+        == 404
+    )
+    login(client, "sales1")
+    assert client.get(f"/customers/{b}").status_code == 404
+
+
+def test_owner_change_needs_permission_and_an_active_user(client, erp, h, people):
+    cid = new(client, h["sales1"]).json()["id"]
+    r = client.patch(
+        f"/api/v1/customers/{cid}", json={"owner_id": people["sales2"]}, headers=h["sales1"]
+    )
+    assert r.status_code == 403
+    from erpkit.core.auth.models import User
+
+    with erp.sessionmaker.begin() as s:
+        s.get(User, people["outsider"]).is_active = False
+    r = client.patch(
+        f"/api/v1/customers/{cid}", json={"owner_id": people["outsider"]}, headers=h["manager"]
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "owner_id"
+    r = client.patch(
+        f"/api/v1/customers/{cid}", json={"owner_id": people["sales2"]}, headers=h["manager"]
+    )
+    assert r.status_code == 200 and r.json()["owner_id"] == people["sales2"]
+
+
+def test_list_filters_sorts_and_pages(client, erp, h):
+    for i, region in enumerate(["east", "east", "north", "south", "east"]):
+        assert new(client, h["sales1"], name=f"公司{i}", region=region).status_code == 201
+    r = client.get("/api/v1/customers?region=east&per_page=2&sort=name", headers=h["sales1"])
+    body = r.json()
+    assert (body["total"], body["pages"]) == (3, 2)
+    assert [c["name"] for c in body["items"]] == ["公司0", "公司1"]
+    page2 = client.get(
+        "/api/v1/customers?region=east&per_page=2&sort=name&page=2", headers=h["sales1"]
+    ).json()
+    assert [c["name"] for c in page2["items"]] == ["公司4"]
+    assert client.get("/api/v1/customers?q=公司3", headers=h["sales1"]).json()["total"] == 1
+    assert client.get("/api/v1/customers?sort=bogus", headers=h["sales1"]).status_code == 422
+
+
+def test_follow_ups_and_due_list(client, erp, h):
+    cid = new(client, h["sales1"]).json()["id"]
+    r = client.post(
+        f"/api/v1/customers/{cid}/follow-ups",
+        json={
+            "content": "电话沟通，客户有意向",
+            "method": "phone",
+            "next_follow_up_at": str(date.today()),
+        },
+        headers=h["sales1"],
+    )
+    assert r.status_code == 201, r.text
+    past = client.post(
+        f"/api/v1/customers/{cid}/follow-ups",
+        json={"content": "x", "next_follow_up_at": str(date.today() - timedelta(days=1))},
+        headers=h["sales1"],
+    )
+    assert past.status_code == 422
+    due = client.get(f"/api/v1/customers?due_by={date.today()}", headers=h["sales1"]).json()
+    assert [c["id"] for c in due["items"]] == [cid]
+    login(client, "sales1")
+    assert "杭州某某家具有限公司" in client.get("/customers/due").text
+
+
+def test_contacts(client, erp, h):
+    cid = new(client, h["sales1"]).json()["id"]
+    r = client.post(
+        f"/api/v1/customers/{cid}/contacts",
+        json={"name": "王经理", "phone": "0571-88886666"},
+        headers=h["sales1"],
+    )
+    assert r.status_code == 201 and r.json()["phone"] == "0571-88886666"
+    bad = client.post(f"/api/v1/customers/{cid}/contacts", json={"name": " "}, headers=h["sales1"])
+    assert bad.status_code == 422
+    contacts = client.get(f"/api/v1/customers/{cid}", headers=h["sales1"]).json()["contacts"]
+    assert [c["name"] for c in contacts] == ["王经理"]
+
+
+def test_export_of_the_filtered_list(client, erp, h):
+    new(client, h["manager"], name="甲", region="east")
+    new(client, h["manager"], name="乙", region="north")
+    r = client.get("/api/v1/customers/export.xlsx?region=east", headers=h["manager"])
+    assert r.status_code == 200
+    ws = load_workbook(io.BytesIO(r.content)).active
+    rows = list(ws.iter_rows(values_only=True))
+    assert len(rows) == 2 and rows[1][1] == "甲"
+    assert "华东" in rows[1] or "East China" in rows[1]
+    # salespeople may not export
+    assert client.get("/api/v1/customers/export.xlsx", headers=h["sales1"]).status_code == 403
+
+
+def test_pages_list_detail_and_form_with_errors(client, erp, h):
+    cid = new(client, h["sales1"], region="east").json()["id"]
+    login(client, "sales1")
+    html = client.get("/customers").text
+    assert "杭州某某家具有限公司" in html
+    detail = client.get(f"/customers/{cid}").text
+    assert "customer-title" in detail
+    from conftest import csrf_of
+
+    token = csrf_of(client, "/customers/new")
+    r = client.post("/customers/new", data={"_csrf": token, "name": "  ", "phone": "123"})
+    assert r.status_code == 422
+    assert "invalid-feedback" in r.text
+    r = client.post(
+        "/customers/new",
+        data={"_csrf": token, "name": "杭州某某家具", "category": "new", "kind": "company"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 409 and "duplicate-warning" in r.text
+    r = client.post(
+        "/customers/new",
+        data={
+            "_csrf": token,
+            "name": "杭州某某家具",
+            "category": "new",
+            "kind": "company",
+            "confirm": "1",
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    assert count(erp) == 2
