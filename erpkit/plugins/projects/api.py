@@ -6,12 +6,11 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, Response, delete, get, patch, post, put
+from litestar import Controller, Request, delete, get, patch, post, put
 from litestar.params import Body, QueryParameter
 from sqlalchemy.orm import Session
 
 from erpkit.core import i18n
-from erpkit.core.i18n import gettext as _
 from erpkit.core.params import MAX_ID, Page, PathId, PerPage, Search
 
 from . import services
@@ -270,21 +269,6 @@ def detail(s: Session, p: Project) -> ProjectDetail:
     )
 
 
-def duplicate_response(exc: services.DuplicateWarning) -> Response:
-    """409 problem+json that lists the duplicates; send ``"confirm": true`` to save."""
-    return Response(
-        content={
-            "type": "about:blank",
-            "title": _("Conflict"),
-            "status": 409,
-            "detail": exc.detail,
-            "duplicates": [{"id": d.id, "code": d.code, "name": d.name} for d in exc.duplicates],
-        },
-        status_code=409,
-        media_type="application/problem+json",
-    )
-
-
 def _set(struct: msgspec.Struct) -> dict[str, Any]:
     return {
         k: v
@@ -336,19 +320,13 @@ class ProjectController(Controller):
             )
 
     @post("/", opt={"permission": services.CREATE}, sync_to_thread=True, status_code=201)
-    def create_project(
-        self, request: Request, data: Annotated[ProjectIn, Body()]
-    ) -> ProjectOut | Response:
+    def create_project(self, request: Request, data: Annotated[ProjectIn, Body()]) -> ProjectOut:
         """A project of a customer I can see; 409 listing the duplicates under the
         "warn" policy unless ``confirm`` is true, 422 on name under "forbid"."""
         erp = request.app.state.erp
-        values = _set(data)
-        try:
-            with erp.sessionmaker.begin() as s:
-                p = services.create_project(erp, s, request.scope["user"], values, data.confirm)
-                return _brief(s, p)
-        except services.DuplicateWarning as exc:
-            return duplicate_response(exc)
+        with erp.sessionmaker.begin() as s:
+            p = services.create_project(erp, s, request.scope["user"], _set(data), data.confirm)
+            return _brief(s, p)
 
     @get("/{project_id:int}", opt={"permission": services.VIEW}, sync_to_thread=True)
     def get_project(self, request: Request, project_id: PathId) -> ProjectDetail:
@@ -361,17 +339,14 @@ class ProjectController(Controller):
     @patch("/{project_id:int}", opt={"permission": services.EDIT}, sync_to_thread=True)
     def change_project(
         self, request: Request, project_id: PathId, data: Annotated[ProjectChange, Body()]
-    ) -> ProjectOut | Response:
+    ) -> ProjectOut:
         """Change fields of a project I can see (stage: see progress; owner: assign)."""
         erp = request.app.state.erp
         user = request.scope["user"]
-        try:
-            with erp.sessionmaker.begin() as s:
-                p = services.visible(erp, s, project_id, user)
-                p = services.update_project(erp, s, user, p, _set(data), data.confirm)
-                return _brief(s, p)
-        except services.DuplicateWarning as exc:
-            return duplicate_response(exc)
+        with erp.sessionmaker.begin() as s:
+            p = services.visible(erp, s, project_id, user)
+            p = services.update_project(erp, s, user, p, _set(data), data.confirm)
+            return _brief(s, p)
 
     @post("/assign", opt={"permission": services.ASSIGN}, sync_to_thread=True, status_code=200)
     def assign(self, request: Request, data: Annotated[AssignIn, Body()]) -> AssignOut:

@@ -126,6 +126,11 @@ class DuplicateWarning(Conflict):
             )
         )
         self.duplicates = duplicates
+        # the problem+json body lists them (see erpkit.core.errors.ErpError.extensions)
+        self.extensions = {
+            "duplicates": [{"id": d.id, "code": d.code, "name": d.name} for d in duplicates],
+            "confirm_with": "confirm",
+        }
 
 
 def duplicates(
