@@ -262,3 +262,111 @@ def test_pages_list_detail_and_form_with_errors(client, erp, h):
     )
     assert r.status_code == 303
     assert count(erp) == 2
+
+
+# -- import ----------------------------------------------------------------------------------
+
+
+def xlsx_file(rows, headers=None):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(
+        headers
+        or ["客户名称", "联系电话", "联系人", "所属区域", "客户等级", "统一社会信用代码", "负责人"]
+    )
+    for r in rows:
+        ws.append(r)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def report(client, headers, job) -> list[tuple]:
+    r = client.get(job["report_url"], headers=headers)
+    assert r.status_code == 200
+    return list(load_workbook(io.BytesIO(r.content), read_only=True).active.values)
+
+
+def run_import(client, erp, headers, content, mode="valid_rows"):
+    from erpkit.core import jobs
+
+    r = client.post(
+        "/api/v1/customers/import",
+        files={"file": ("客户.xlsx", content)},
+        data={"mode": mode},
+        headers=headers,
+    )
+    assert r.status_code == 202, r.text
+    job_id = r.json()["job_id"]
+    jobs.run_pending(erp)
+    return client.get(f"/api/v1/jobs/{job_id}", headers=headers).json()
+
+
+@pytest.fixture
+def clerk(client, erp, people):
+    from erpkit.core.auth import service
+
+    with erp.sessionmaker.begin() as s:
+        service.create_user(s, "clerk1", "pass-word-123", roles=["clerk"])
+    return token_for(client, "clerk1")
+
+
+def test_import_checks_rows_and_duplicates_in_the_file_and_database(client, erp, h, clerk):
+    new(client, h["manager"], name="已有客户有限公司", phone="13900000000")
+    rows = [
+        ["新客户一", "13800000001", "张三", "华东", "A", CREDIT, "sales1"],
+        ["新客户二", "0571-88886666", "", "North China", "B", "", ""],
+        ["新客户二", "13800000003", "", "华南", "C", "", ""],  # the same name in the file
+        ["别的名字", "13900000000", "", "华东", "A", "", ""],  # phone in the database
+        ["坏电话", "12345", "", "华东", "A", "", ""],
+        ["坏区域", "13800000006", "", "火星", "A", "", ""],
+        ["坏代码", "13800000007", "", "华东", "A", "91350100M000100Y44", ""],
+        ["   ", "13800000008", "", "华东", "A", "", ""],
+        ["未知负责人", "13800000009", "", "华东", "A", "", "nobody"],
+    ]
+    job = run_import(client, erp, clerk, xlsx_file(rows))
+    assert job["status"] == "done", job
+    reasons = {r[0]: r[-1] for r in report(client, clerk, job)[1:]}
+    assert sorted(reasons) == [4, 5, 6, 7, 8, 9, 10], reasons
+    assert (job["result"]["imported"], job["result"]["rejected"]) == (2, 7)
+    from erpkit.plugins.customers.models import Contact, Customer
+
+    with erp.sessionmaker() as s:
+        got = {
+            c.name: c for c in s.scalars(select(Customer).where(Customer.entry_channel == "import"))
+        }
+        assert set(got) == {"新客户一", "新客户二"}
+        assert got["新客户一"].owner_id != got["新客户二"].owner_id  # owner column honoured
+        assert got["新客户二"].phone == "0571-88886666" and got["新客户二"].region == "north"
+        assert got["新客户一"].credit_code == CREDIT
+        assert [c.name for c in s.scalars(select(Contact))] == ["张三"]
+        codes = [c.code for c in s.scalars(select(Customer).order_by(Customer.id))]
+        assert len(set(codes)) == 3  # numbered without clashes
+    # the imported customer has its History entry
+    cid = got["新客户一"].id
+    admin = token_for(client, "admin", "admin-pass-123")
+    hist = client.get(f"/api/v1/history/customers.customer/{cid}", headers=admin).json()
+    assert [e["action"] for e in hist] == ["import"]
+    assert hist[0]["changes"] == {"import_job": [None, job["id"]]}
+
+
+def test_import_all_or_nothing_writes_nothing_when_a_row_is_bad(client, erp, h, clerk):
+    rows = [
+        ["好客户", "13800000001", "", "华东", "A", "", ""],
+        ["坏电话", "12345", "", "华东", "A", "", ""],
+    ]
+    job = run_import(client, erp, clerk, xlsx_file(rows), mode="all_or_nothing")
+    assert job["status"] == "failed"
+    assert count(erp) == 0
+
+
+def test_import_needs_the_permission(client, erp, h):
+    r = client.post(
+        "/api/v1/customers/import",
+        files={"file": ("a.xlsx", xlsx_file([]))},
+        data={"mode": "valid_rows"},
+        headers=h["sales1"],
+    )
+    assert r.status_code == 403

@@ -39,7 +39,7 @@ def write(erp, session, user, query: services.ListQuery, path: str) -> int:
     ws = wb.create_sheet(_("Customers"))
     custom_headers, custom_values = fields.export_columns(erp, session, services.ENTITY)
     headers = [
-        _("Code"),
+        _("Customer no."),
         _("Customer name"),
         _("Kind"),
         _("Phone"),
@@ -57,7 +57,7 @@ def write(erp, session, user, query: services.ListQuery, path: str) -> int:
         _("Entry channel"),
         _("Next follow-up"),
         _("Created"),
-        _("Notes"),
+        _("Remarks"),
         *custom_headers,
     ]
     bold = Font(bold=True)

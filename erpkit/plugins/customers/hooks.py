@@ -59,7 +59,9 @@ def register_permissions(erp):
         Permission(PERM_CREATE, N_("Enter customers"), default_roles=_ALL_SALES),
         Permission(PERM_EDIT, N_("Edit customers"), default_roles=_ALL_SALES),
         Permission(
-            PERM_REASSIGN, N_("Change the owner of customers"), default_roles=("sales_manager",)
+            PERM_REASSIGN,
+            N_("Change the owner of customers"),
+            default_roles=("sales_manager", "clerk"),
         ),
         Permission(PERM_EXPORT, N_("Export customers"), default_roles=("sales_manager", "clerk")),
         Permission(PERM_SETTINGS, N_("Change customer settings"), default_roles=()),
@@ -82,7 +84,7 @@ def register_menu_items(erp):
         ),
         MenuItem(
             id="customers.new",
-            label=N_("New customer"),
+            label=N_("Add customer"),
             href="/customers/new",
             permission=PERM_CREATE,
             parent="customers",

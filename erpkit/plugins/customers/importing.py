@@ -133,7 +133,7 @@ COLUMNS = (
         max_length=100,
         help=N_("User name or name of the salesperson; empty: the person who imports."),
     ),
-    Column("notes", N_("Notes"), aliases=("备注", "说明", "remark"), max_length=5000),
+    Column("notes", N_("Remarks"), aliases=("备注", "说明", "notes"), max_length=5000),
 )
 
 

@@ -69,7 +69,7 @@ def _owner_choices(session, user) -> list[tuple[int, str]]:
     if not user.can(services.PERM_REASSIGN):
         return []
     rows = session.execute(
-        select(User.id, func.coalesce(User.display_name, User.username))
+        select(User.id, func.coalesce(func.nullif(User.display_name, ""), User.username))
         .where(User.is_active)
         .order_by(User.username)
         .limit(500)
@@ -373,7 +373,10 @@ class CustomerPages(Controller):
             saved=saved,
             keys=services.DUPLICATE_KEYS,
             policies=services.POLICY_LABELS,
-            option_lists=services.OPTION_FIELDS,
+            option_lists=[
+                (code, request.app.state.erp.registry.option_lists[code].label)
+                for code in services.OPTION_FIELDS.values()
+            ],
         )
 
     @post("/settings", opt={"permission": services.PERM_SETTINGS})

@@ -256,7 +256,7 @@ def find_duplicates(
             Customer.name_key,
             Customer.credit_code,
             Customer.phone,
-            func.coalesce(User.display_name, User.username),
+            func.coalesce(func.nullif(User.display_name, ""), User.username),
         )
         .join(User, User.id == Customer.owner_id)
         .where(or_(*conds))
@@ -598,7 +598,7 @@ def add_follow_up(
 
 def follow_ups(session: Session, customer_id: int, limit: int = 100) -> list[tuple[FollowUp, str]]:
     rows = session.execute(
-        select(FollowUp, func.coalesce(User.display_name, User.username))
+        select(FollowUp, func.coalesce(func.nullif(User.display_name, ""), User.username))
         .outerjoin(User, User.id == FollowUp.user_id)
         .where(FollowUp.customer_id == customer_id)
         .order_by(FollowUp.id.desc())
@@ -612,6 +612,8 @@ def owner_names(session: Session, ids) -> dict[int, str]:
     if not ids:
         return {}
     rows = session.execute(
-        select(User.id, func.coalesce(User.display_name, User.username)).where(User.id.in_(ids))
+        select(User.id, func.coalesce(func.nullif(User.display_name, ""), User.username)).where(
+            User.id.in_(ids)
+        )
     )
     return {i: n or "" for i, n in rows}
