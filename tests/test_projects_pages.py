@@ -156,7 +156,7 @@ def test_pool_tab_and_claim_button(client, erp, people):
     assert 'name="project_ids"' not in html  # salespeople do not assign
     r = post(client, f"/projects/{pid}/claim", {"reason": "熟悉客户"}, f"/projects/{pid}")
     assert r.status_code == 303
-    assert "A claim on this project awaits approval." in client.get(f"/projects/{pid}").text
+    assert "此项目已有领用申请在等待审批。" in client.get(f"/projects/{pid}").text
 
 
 def test_manager_assigns_from_the_list(client, erp, people):
@@ -202,7 +202,7 @@ def test_pages_in_chinese_and_english(client, erp, people):
 
 def test_admin_sets_the_policy_and_templates(client, erp, people):
     login(client, "admin", "admin-pass-123")
-    assert "Project entry policy" in client.get("/admin/projects").text
+    assert "项目录入策略" in client.get("/admin/projects").text
     r = post(
         client,
         "/admin/projects/policy",

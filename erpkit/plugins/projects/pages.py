@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from erpkit.core import entities, i18n
 from erpkit.core.errors import ValidationError
+from erpkit.core.i18n import N_
 from erpkit.core.i18n import gettext as _
 from erpkit.core.params import MAX_ID, Page, PathId, Search
 from erpkit.core.web import detail_extras, form_errors, submit_form
@@ -24,14 +25,14 @@ from .models import OUTCOMES, Claim
 
 PER_PAGE = 50
 TABS = ("all", "mine", "pool")
-OUTCOME_LABELS = {"unknown": "Unknown", "won": "Won", "lost": "Lost"}
+OUTCOME_LABELS = {"unknown": N_("Unknown"), "won": N_("Won"), "lost": N_("Lost")}
 SORT_LABELS = {
-    "-created_at": "Newest first",
-    "created_at": "Oldest first",
-    "name": "Name",
-    "-amount": "Amount, largest first",
-    "expected_close_date": "Expected close date",
-    "-probability": "Win probability, highest first",
+    "-created_at": N_("Newest first"),
+    "created_at": N_("Oldest first"),
+    "name": N_("Name"),
+    "-amount": N_("Amount, largest first"),
+    "expected_close_date": N_("Expected close date"),
+    "-probability": N_("Win probability, highest first"),
 }
 OptId = Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)]
 Text50 = Annotated[str | None, QueryParameter(max_length=50)]
