@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from importlib.metadata import entry_points
 import sys
 from pathlib import Path
 
@@ -43,6 +44,7 @@ def run(tmp_path, site, database_url):
         if database_url:
             e["ERPKIT_DATABASE_URL"] = database_url
         e.update(env or {})
+        e = {k: v for k, v in e.items() if v is not None}  # env={"X": None} removes X
         return subprocess.run(
             [ERPKIT, *args],
             input=input,
@@ -173,13 +175,19 @@ def test_cli_bad_input(run, args, message):
     assert (r.returncode, r.stderr) == (2, message)
 
 
+#: the business modules this checkout installs (pyproject's erpkit.plugins entry points)
+BUILT_IN = {ep.name for ep in entry_points(group="erpkit.plugins")}
+
+
 @pytest.mark.parametrize(
     ("env", "toml", "expected"),
     [
         (
             {"ERPKIT_PLUGINS": "my_plugin,nope"},
             None,
-            "erpkit: unknown plugin 'nope' in the enabled list (installed: my_other, my_plugin)\n",
+            "erpkit: unknown plugin 'nope' in the enabled list (installed: "
+            + ", ".join(sorted({*BUILT_IN, "my_other", "my_plugin"}))
+            + ")\n",
         ),
         (
             {"ERPKIT_DATABASE_URL": "mysql://x@localhost/db"},
@@ -230,7 +238,7 @@ def test_disabled_dependency_is_one_line(tmp_path, run, site):
 
 def test_erpkit_toml_is_read(run, tmp_path):
     (tmp_path / "erpkit.toml").write_text('[erpkit]\nplugins = ["my_other"]\n')
-    r = run("plugins", "list")
+    r = run("plugins", "list", env={"ERPKIT_PLUGINS": None})
     row = next(line for line in r.stdout.splitlines() if line.startswith("my_plugin "))
     assert row.split()[1] == "no"
 

@@ -56,7 +56,9 @@ def test_plugin_switched_off_and_on_finds_its_data(make_app, settings, people, e
         assert inspect(conn).has_table("my_plugin_note")
     make_app(plugins=["my_other"])
     # on again: nothing to do, the note is there
-    again = build_erp(settings, None, (__import__("my_plugin"), __import__("my_other")))
+    again = build_erp(
+        settings, ["my_plugin", "my_other"], (__import__("my_plugin"), __import__("my_other"))
+    )
     assert migrate.needs_upgrade(again) == []
     with again.sessionmaker() as s:
         assert s.scalars(select(Note.title)).all() == ["keep me"]

@@ -41,15 +41,21 @@ def test_dependency_order():
 
 def test_missing_dependency_names_both_plugins():
     with pytest.raises(PluginError) as exc:
-        names([plugin("quotes", ["customers"])])
-    assert str(exc.value) == "plugin 'quotes' depends on plugin 'customers', which is not installed"
+        names([plugin("vendor_quotes", ["vendor_crm"])])
+    assert (
+        str(exc.value)
+        == "plugin 'vendor_quotes' depends on plugin 'vendor_crm', which is not installed"
+    )
 
 
 def test_disabled_dependency_names_both_plugins():
-    mods = [plugin("customers"), plugin("quotes", ["customers"])]
+    mods = [plugin("vendor_crm"), plugin("vendor_quotes", ["vendor_crm"])]
     with pytest.raises(PluginError) as exc:
-        resolve(discover(mods), ["quotes"])
-    assert str(exc.value) == "plugin 'quotes' depends on plugin 'customers', which is not enabled"
+        resolve(discover(mods), ["vendor_quotes"])
+    assert (
+        str(exc.value)
+        == "plugin 'vendor_quotes' depends on plugin 'vendor_crm', which is not enabled"
+    )
 
 
 def test_unknown_enabled_plugin():
@@ -146,7 +152,7 @@ def thing_b(other: int) -> str:
 
 
 def _build(settings, *mods):
-    return build_erp(settings, None, mods)
+    return build_erp(settings, [m.MANIFEST["name"] for m in mods], mods)
 
 
 def test_duplicate_route(settings):
@@ -248,7 +254,7 @@ def test_malformed_registrations(settings):
 
 
 def test_two_apps_do_not_share_plugins(settings):
-    one = build_erp(settings, None, [plugin("one")])
-    two = build_erp(settings, None, [plugin("two")])
+    one = build_erp(settings, ["one"], [plugin("one")])
+    two = build_erp(settings, ["two"], [plugin("two")])
     assert one.pm.enabled == ["one"] and two.pm.enabled == ["two"]
     assert one.pm is not two.pm
