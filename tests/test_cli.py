@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import subprocess
-from importlib.metadata import entry_points
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
