@@ -213,7 +213,7 @@ def approval_flow(entity_type, obj, user, session):
 
 
 @hookspec
-def before_approval_decision(request, decision, user, session):
+def before_approval_decision(request, decision, user, session, erp):
     """Called before ``user`` records ``decision`` ("approve"/"reject") on ``request``.
 
     The decision's comment is in ``request.step.comment``. Raise
@@ -222,8 +222,9 @@ def before_approval_decision(request, decision, user, session):
 
 
 @hookspec
-def after_approval_decision(request, decision, user, session):
+def after_approval_decision(request, decision, user, session, erp):
     """Called inside the transaction after a decision; ``request.status`` tells the outcome.
+    ``erp`` lets a module change records through :mod:`erpkit.core.entities`.
 
     Modules act here: an approved contract becomes active, an approved claim moves
     the project to its new owner, an approved return refunds and restocks.

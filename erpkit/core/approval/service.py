@@ -39,6 +39,7 @@ from erpkit.core.approval.models import (
     ApprovalStep,
 )
 from erpkit.core.auth.models import Role, User, UserRole
+from erpkit.core.auth.service import user_labels
 from erpkit.core.db import utcnow
 from erpkit.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from erpkit.core.i18n import gettext as _
@@ -541,7 +542,7 @@ def decide(
     current.comment = comment
     try:
         erp.pm.hook.before_approval_decision(
-            request=req, decision=decision, user=user, session=session
+            request=req, decision=decision, user=user, session=session, erp=erp
         )
     except BaseException:
         current.comment = ""
@@ -575,7 +576,7 @@ def _after_decision(erp, session, req: ApprovalRequest, decision: str, user, ste
     # editable for them
     with unlocked(session, req.entity_type, req.entity_id):
         erp.pm.hook.after_approval_decision(
-            request=req, decision=decision, user=user, session=session
+            request=req, decision=decision, user=user, session=session, erp=erp
         )
     entities.emit(
         session,
@@ -849,17 +850,7 @@ def user_names(
             ids.update(i for i in (s.approver_id, s.decided_by_id) if i)
         if with_history:
             ids.update(a.user_id for a in req.actions if a.user_id)
-    return _names(session, ids)
-
-
-def _names(session: Session, ids: Iterable[int]) -> dict[int, str]:
-    ids = {i for i in ids if i}
-    if not ids:
-        return {}
-    rows = session.execute(
-        select(User.id, User.display_name, User.username).where(User.id.in_(ids))
-    )
-    return {uid: display or username for uid, display, username in rows}
+    return user_labels(session, ids)
 
 
 def role_names(session: Session) -> dict[str, str]:
@@ -874,7 +865,7 @@ def role_names(session: Session) -> dict[str, str]:
 
 
 def flow_user_names(session: Session, flows: Iterable[ApprovalFlow]) -> dict[int, str]:
-    return _names(session, {s.user_id for f in flows for s in f.steps if s.user_id})
+    return user_labels(session, {s.user_id for f in flows for s in f.steps})
 
 
 @contextmanager

@@ -153,6 +153,17 @@ def find_user(session: Session, username: str) -> User | None:
     return session.scalar(select(User).where(User.username == normalise_username(username)))
 
 
+def user_labels(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
+    """User id -> name to show (the display name, else the user name), in one query."""
+    wanted = {i for i in ids if i}
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(User.id, User.display_name, User.username).where(User.id.in_(wanted))
+    )
+    return {uid: display or username for uid, display, username in rows}
+
+
 def search_users(
     session: Session, q: str | None, page: int, per_page: int
 ) -> tuple[list[User], int]:

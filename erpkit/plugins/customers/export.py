@@ -14,6 +14,7 @@ from openpyxl.styles import Font
 from sqlalchemy import select
 
 from erpkit.core import fields
+from erpkit.core.auth.service import user_labels
 from erpkit.core.fields import options
 from erpkit.core.i18n import gettext as _
 from erpkit.core.importing.service import XLSX
@@ -78,7 +79,7 @@ def write(erp, session, user, query: services.ListQuery, path: str) -> int:
         chunk = ids[count : count + CHUNK]
         rows = {c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_(chunk)))}
         missing = {rows[i].owner_id for i in chunk if i in rows} - owners.keys()
-        owners.update(services.owner_names(session, missing))
+        owners.update(user_labels(session, missing))
         for i in chunk:
             c = rows.get(i)
             if c is None:

@@ -9,6 +9,7 @@ from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 
 from erpkit.core import fields
+from erpkit.core.auth.service import user_labels
 from erpkit.core.errors import ValidationError
 from erpkit.core.fields import options
 from erpkit.core.params import Page, PathId, Search
@@ -152,7 +153,7 @@ class CustomerPages(Controller):
                 query=query,
                 params=params,
                 labels=_labels(s),
-                owners=services.owner_names(s, {c.owner_id for c in rows}),
+                owners=user_labels(s, {c.owner_id for c in rows}),
                 owner_choices=_owner_choices(s, user),
                 defs=fields.list_columns(erp, s, services.ENTITY),
                 filter_params=fields.filter_values(request.query_params),
@@ -242,7 +243,7 @@ class CustomerPages(Controller):
             c=c,
             contacts=list(c.contacts),
             labels=_labels(s),
-            owner=services.owner_names(s, {c.owner_id}).get(c.owner_id, ""),
+            owner=user_labels(s, {c.owner_id}).get(c.owner_id, ""),
             follow_ups=services.follow_ups(s, c.id),
             follow_values=follow_values,
             follow_errors=follow_errors,

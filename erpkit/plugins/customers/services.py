@@ -605,15 +605,3 @@ def follow_ups(session: Session, customer_id: int, limit: int = 100) -> list[tup
         .limit(limit)
     )
     return [(f, name or "") for f, name in rows]
-
-
-def owner_names(session: Session, ids) -> dict[int, str]:
-    ids = {i for i in ids if i is not None}
-    if not ids:
-        return {}
-    rows = session.execute(
-        select(User.id, func.coalesce(func.nullif(User.display_name, ""), User.username)).where(
-            User.id.in_(ids)
-        )
-    )
-    return {i: n or "" for i, n in rows}

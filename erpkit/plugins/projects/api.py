@@ -11,6 +11,7 @@ from litestar.params import Body, QueryParameter
 from sqlalchemy.orm import Session
 
 from erpkit.core import i18n
+from erpkit.core.auth.service import user_labels
 from erpkit.core.params import MAX_ID, Page, PathId, PerPage, Search
 
 from . import services
@@ -216,7 +217,7 @@ def _names(s: Session, p: Project) -> tuple[str, str | None]:
     from erpkit.plugins.customers.models import Customer
 
     customer = s.get(Customer, p.customer_id)
-    owner = services.user_names(s, [p.owner_id]).get(p.owner_id) if p.owner_id else None
+    owner = user_labels(s, [p.owner_id]).get(p.owner_id) if p.owner_id else None
     return (customer.name if customer else ""), owner
 
 
@@ -257,7 +258,7 @@ def claim_out(c: Claim, status: str | None, request_id: int | None) -> ClaimOut:
 def detail(s: Session, p: Project) -> ProjectDetail:
     members = services.members(s, p.id)
     timeline = services.timeline(s, p.id)
-    names = services.user_names(s, [m.user_id for m in members] + [e.author_id for e in timeline])
+    names = user_labels(s, [m.user_id for m in members] + [e.author_id for e in timeline])
     return project_out(
         p,
         *_names(s, p),
@@ -388,7 +389,7 @@ class ProjectController(Controller):
         with erp.sessionmaker.begin() as s:
             p = services.visible(erp, s, project_id, user)
             e = services.add_progress(erp, s, user, p, data.stage, data.note)
-            return progress_out(e, services.user_names(s, [e.author_id]))
+            return progress_out(e, user_labels(s, [e.author_id]))
 
     @post(
         "/{project_id:int}/members",
@@ -405,7 +406,7 @@ class ProjectController(Controller):
         with erp.sessionmaker.begin() as s:
             p = services.visible(erp, s, project_id, user)
             m = services.add_member(s, user, p, data.user_id)
-            return MemberOut(m.user_id, services.user_names(s, [m.user_id])[m.user_id], m.added_at)
+            return MemberOut(m.user_id, user_labels(s, [m.user_id])[m.user_id], m.added_at)
 
     @delete(
         "/{project_id:int}/members/{user_id:int}",

@@ -48,7 +48,6 @@ def register_migrations(erp):
 @hookimpl
 def register_entity_types(erp):
     """Projects (numbered, owned, widened to members and the pool) and claims (approved)."""
-    services.remember(erp)
     return [
         EntityType(
             services.ENTITY,
@@ -177,7 +176,7 @@ def before_approval_decision(request, decision, user, session):
 
 
 @hookimpl
-def after_approval_decision(request, decision, user, session):
+def after_approval_decision(request, decision, user, session, erp):
     """An approved claim makes the claimant the project's owner."""
     if request.entity_type == services.CLAIM:
-        services.apply_claim_decision(services.erp_of(session), session, request, user)
+        services.apply_claim_decision(erp, session, request, user)

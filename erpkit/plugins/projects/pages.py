@@ -12,6 +12,7 @@ from litestar.response import Redirect, Template
 from sqlalchemy import select
 
 from erpkit.core import entities, i18n
+from erpkit.core.auth.service import user_labels
 from erpkit.core.errors import ValidationError
 from erpkit.core.i18n import N_
 from erpkit.core.i18n import gettext as _
@@ -29,7 +30,7 @@ OUTCOME_LABELS = {"unknown": N_("Unknown"), "won": N_("Won"), "lost": N_("Lost")
 SORT_LABELS = {
     "-created_at": N_("Newest first"),
     "created_at": N_("Oldest first"),
-    "name": N_("Name"),
+    "name": N_("Project name"),
     "-amount": N_("Amount, largest first"),
     "expected_close_date": N_("Expected close date"),
     "-probability": N_("Win probability, highest first"),
@@ -284,7 +285,7 @@ class ProjectPages(Controller):
         members = services.members(s, p.id)
         timeline = services.timeline(s, p.id)
         claims = services.claims(s, p.id)
-        names = services.user_names(
+        names = user_labels(
             s,
             [p.owner_id]
             + [m.user_id for m in members]
@@ -451,7 +452,7 @@ class ProjectPages(Controller):
                 "projects/_customer_panel.html",
                 rows=rows,
                 customer_id=customer_id,
-                names=services.user_names(s, [p.owner_id for p in rows]),
+                names=user_labels(s, [p.owner_id for p in rows]),
                 stage_labels={
                     (p.template_id, st.code): services.stage_label(st, _locale())
                     for p in rows

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-import weakref
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -666,16 +665,6 @@ def customer_projects(erp, session: Session, user, customer_id: int) -> list[Pro
     )
 
 
-def user_names(session: Session, ids) -> dict[int, str]:
-    ids = {i for i in ids if i}
-    if not ids:
-        return {}
-    rows = session.execute(
-        select(User.id, User.display_name, User.username).where(User.id.in_(ids))
-    )
-    return {i: dn or un for i, dn, un in rows}
-
-
 def assignable_users(session: Session) -> list[User]:
     return list(session.scalars(select(User).where(User.is_active).order_by(User.username)))
 
@@ -1020,25 +1009,3 @@ def check_claim_decider(user) -> None:
     can = getattr(user, "can", None)
     if can is None or not can(APPROVE):
         raise PermissionDenied(_("You are not allowed to approve project claims."))
-
-
-# -- which erp a session belongs to ------------------------------------------------------------
-# ``after_approval_decision`` receives no ``erp``, but applying an approved claim goes
-# through entities.update, which needs it: the plugin remembers the erp of each engine
-# it was registered with (weakly: apps built and dropped by tests go away).
-
-_ERPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def remember(erp) -> None:
-    _ERPS[erp.engine] = weakref.ref(erp)
-
-
-def erp_of(session: Session):
-    bind = session.get_bind()
-    engine = getattr(bind, "engine", bind)
-    ref = _ERPS.get(engine)
-    erp = ref() if ref is not None else None
-    if erp is None:
-        raise RuntimeError("projects: no erp registered for this session's engine")
-    return erp
