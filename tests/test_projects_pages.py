@@ -196,7 +196,13 @@ def test_pages_in_chinese_and_english(client, erp, people):
     with erp.sessionmaker.begin() as s:
         auth.update_user(s, auth.get_user(s, people["sales1"]), locale="en")
     html = client.get(f"/projects/{pid}").text
-    for text in ("Initial contact", "Win probability", "Progress", "Members", "Competitors"):
+    for text in (
+        "Initial contact",
+        "Win probability",
+        "Negotiation progress",
+        "Members",
+        "Competitors",
+    ):
         assert text in html, text
 
 
