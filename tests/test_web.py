@@ -196,6 +196,26 @@ def test_every_core_string_has_a_chinese_translation():
     assert untranslated(CORE, [PO.parents[2], *sorted(CORE.glob("*/locales"))]) == []
 
 
+def test_catalogs_agree_on_every_shared_string():
+    """All catalogs are merged into one at start-up, the later overriding the earlier: a
+    string that two of them translate differently would change the other's pages."""
+    from babel.messages.pofile import read_po
+
+    erpkit_dir = Path(erpkit.__file__).parent
+    seen: dict[str, dict[str, str]] = {}
+    for po in sorted(erpkit_dir.glob("**/locales/zh_CN/LC_MESSAGES/messages.po")):
+        with po.open("rb") as fh:
+            for m in read_po(fh):
+                if m.id and m.string:
+                    seen.setdefault(m.id, {})[str(po.relative_to(erpkit_dir))] = m.string
+    clashes = {k: v for k, v in seen.items() if len(set(v.values())) > 1}
+    assert clashes == {}
+    # every built-in plugin's strings are translated too
+    for plugin in sorted((erpkit_dir / "plugins").iterdir()):
+        if (plugin / "locales").is_dir():
+            assert untranslated(plugin, [plugin / "locales"]) == [], plugin.name
+
+
 def test_every_test_plugin_string_has_a_chinese_translation():
     plugin = Path(__file__).parent / "plugins" / "my_plugin"
     assert missing(plugin, plugin / "locales" / "zh_CN" / "LC_MESSAGES" / "messages.po") == []
