@@ -370,3 +370,44 @@ def test_import_needs_the_permission(client, erp, h):
         headers=h["sales1"],
     )
     assert r.status_code == 403
+
+
+def test_customers_migration_matches_the_models(erp):
+    from test_migrations import _diff
+
+    assert _diff(erp, "customers") == []
+
+
+def test_credit_code_and_phone_normal_forms():
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from erpkit.core.errors import ValidationError
+    from erpkit.plugins.customers import checks
+
+    chars = st.sampled_from(checks.CREDIT_CHARS)
+
+    @given(st.lists(chars, min_size=17, max_size=17), st.sampled_from(["", " ", "lower", "wide"]))
+    def credit(first, form):
+        code = "".join(first)
+        code += checks.credit_code_check_char(code)
+        written = {
+            "": code,
+            " ": f" {code[:6]} {code[6:]} ",
+            "lower": code.lower(),
+            "wide": code.translate({c: c + 0xFEE0 for c in range(0x21, 0x7F)}),
+        }[form]
+        assert checks.clean_credit_code(written) == code
+        bad = code[:17] + next(c for c in checks.CREDIT_CHARS if c != code[17])
+        with pytest.raises(ValidationError) as exc:
+            checks.clean_credit_code(bad)
+        assert list(exc.value.errors) == ["credit_code"]
+
+    @given(st.sampled_from("3456789"), st.integers(0, 999_999_999))
+    def mobile(second, rest):
+        number = f"1{second}{rest:09d}"
+        for written in (number, f"+86 {number[:3]}-{number[3:7]}-{number[7:]}", f"0086{number}"):
+            assert checks.clean_phone(written) == number
+
+    credit()
+    mobile()

@@ -59,7 +59,9 @@ def _narrow(text: str) -> str:
 def clean_credit_code(value: str | None) -> str | None:
     if value is None or not value.strip():
         return None
-    code = _narrow(value)
+    # most codes arrive in their normal form already: skip the Unicode normalisation
+    plain = len(value) == 18 and value.isascii() and value.isalnum() and value.isupper()
+    code = value if plain else _narrow(value)
     if len(code) != 18:
         raise ValidationError({"credit_code": _("A unified social credit code has 18 characters.")})
     if not is_credit_code(code):
@@ -122,6 +124,8 @@ def normalise_phone(value: str) -> str | None:
 def clean_phone(value: str | None, field: str = "phone") -> str | None:
     if value is None or not value.strip():
         return None
+    if len(value) == 11 and value.isascii() and _MOBILE.fullmatch(value):
+        return value  # a mobile number in its normal form (most rows of an import)
     phone = normalise_phone(value)
     if phone is None:
         raise ValidationError(

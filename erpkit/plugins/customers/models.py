@@ -22,6 +22,8 @@ class Customer(Base):
         # the list filters by region and owner and pages by id (bench/customer_list.py)
         Index("ix_customers_customer_region_id", "region", "id"),
         Index("ix_customers_customer_owner_id_id", "owner_id", "id"),
+        # a salesperson's list by region: count and page ids from the index alone
+        Index("ix_customers_customer_owner_id_region_id", "owner_id", "region", "id"),
         Index("ix_customers_customer_next_follow_up", "next_follow_up_at"),
     )
 
