@@ -5,6 +5,8 @@ the customer page's button and panel (and their absence with projects switched o
 from __future__ import annotations
 
 import re
+from html import unescape
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
 from conftest import csrf_of, login
@@ -168,8 +170,9 @@ def test_manager_assigns_from_the_list(client, erp, people):
     html = client.get("/projects").text
     assert html.count('name="project_ids"') == 2 and 'id="assign-user"' in html
     token = csrf_of(client, "/projects")
+    action = assign_action(html)
     r = client.post(
-        "/projects/assign",
+        action,
         data={"project_ids": ids, "user_id": people["sales2"], "_csrf": token},
         follow_redirects=False,
     )
@@ -177,11 +180,68 @@ def test_manager_assigns_from_the_list(client, erp, people):
     with erp.sessionmaker() as s:
         assert {s.get(Project, i).owner_id for i in ids} == {people["sales2"]}
     r = client.post(
-        "/projects/assign",
+        action,
         data={"project_ids": ids, "user_id": "", "_csrf": token},
         follow_redirects=False,
     )
     assert r.status_code == 422 and 'id="assign-errors"' in r.text
+
+
+def assign_action(html: str) -> str:
+    """Where the list's batch-assignment form posts to."""
+    m = re.search(r'<form method="post" action="([^"]*)" id="assign-form"', html)
+    assert m, "no assignment form"
+    return unescape(m.group(1))
+
+
+def test_a_refused_assignment_keeps_the_list_the_manager_was_on(client, erp, people):
+    """The list comes back as it was (tab, search, ticked boxes, chosen user) with the
+    error, and its tabs, filters and pages still lead to the list; a done assignment
+    returns to the same list and says how many projects changed hands."""
+    cid = customer(erp, people["manager"])
+    login(client, "manager")
+    ids = [new_project(client, cid, name=f"公海项目{n}", owner_id="pool") for n in range(3)]
+    new_project(client, cid, name="公海项目（已有负责人）")
+    html = client.get("/projects?tab=pool&q=公海项目").text
+    assert html.count('name="project_ids"') == 3
+    action = assign_action(html)
+    token = csrf_of(client, "/projects")
+
+    # nobody chosen: refused, the list as it was
+    r = client.post(action, data={"project_ids": ids[:2], "user_id": "", "_csrf": token})
+    assert r.status_code == 422 and 'id="assign-errors"' in r.text
+    assert re.search(r'class="nav-link active" href="[^"]*" data-tab="pool"', r.text)
+    assert 'name="q" value="公海项目"' in r.text
+    ticked = re.findall(r'name="project_ids" value="(\d+)"[^>]*checked', r.text)
+    assert sorted(map(int, ticked)) == ids[:2]
+    # the tabs, the filter form and the pages lead to the list, not to a dead end
+    hrefs = re.findall(r'href="(\?[^"]*)" data-tab=', r.text)
+    assert len(hrefs) == 3
+    for href in [unescape(h) for h in hrefs] + [""]:
+        assert client.get(urljoin(str(r.url), href)).status_code == 200, href
+    with erp.sessionmaker() as s:
+        assert {s.get(Project, i).owner_id for i in ids} == {None}
+
+    # done: back on the same list, which says so; the assigned ones left the pool
+    r = client.post(
+        action,
+        data={"project_ids": ids[:2], "user_id": people["sales2"], "_csrf": token},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    target = r.headers["location"]
+    assert urlsplit(target).path == "/projects"
+    assert parse_qs(urlsplit(target).query) == {
+        "tab": ["pool"],
+        "q": ["公海项目"],
+        "assigned": ["2"],
+    }
+    page = client.get(target).text
+    assert 'id="assign-done"' in page and "已指派 2 个项目。" in page
+    assert 'name="q" value="公海项目"' in page
+    assert re.findall(r'name="project_ids" value="(\d+)"', page) == [str(ids[2])]
+    with erp.sessionmaker() as s:
+        assert {s.get(Project, i).owner_id for i in ids[:2]} == {people["sales2"]}
 
 
 def test_pages_in_chinese_and_english(client, erp, people):

@@ -5,6 +5,7 @@ and the admin's settings (entry policy, process templates)."""
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from litestar import Controller, Request, get, post
 from litestar.params import QueryParameter
@@ -37,6 +38,7 @@ SORT_LABELS = {
 }
 OptId = Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)]
 Text50 = Annotated[str | None, QueryParameter(max_length=50)]
+Tab = Annotated[str, QueryParameter(max_length=10)]
 
 
 def _int(value: Any) -> Any:
@@ -74,6 +76,41 @@ def _template_choices(session) -> list[tuple[int, str]]:
     return [(t.id, t.name_zh if zh else t.name_en) for t in services.templates(session, True)]
 
 
+def _filters(tab, q, customer_id, owner_id, stage, sort) -> tuple[str, services.Filters]:
+    """The list's tab (all, mine or the public pool) and filters from its query."""
+    tab = tab if tab in TABS else "all"
+    return tab, services.Filters(
+        q=q,
+        customer_id=customer_id,
+        owner_id=owner_id,
+        stage=stage or None,
+        unassigned=tab == "pool",
+        mine=tab == "mine",
+        sort=sort if sort in SORT_LABELS else "-created_at",
+    )
+
+
+def _list_params(tab: str, f: services.Filters) -> dict[str, Any]:
+    """The query of the list as shown (what the tabs, filters and pages keep)."""
+    return {
+        "tab": tab,
+        "q": f.q or "",
+        "customer_id": f.customer_id or "",
+        "owner_id": f.owner_id or "",
+        "stage": f.stage or "",
+        "sort": f.sort if f.sort != "-created_at" else "",
+    }
+
+
+def _list_url(params: dict[str, Any], page_no: int = 1, **extra: Any) -> str:
+    """The list's address with its non-empty parameters (and the page, past the first)."""
+    query = {k: v for k, v in params.items() if v not in ("", None)}
+    if page_no > 1:
+        query["page"] = page_no
+    query.update(extra)
+    return "/projects?" + urlencode(query) if query else "/projects"
+
+
 def _form_values(form) -> dict[str, Any]:
     values: dict[str, Any] = {k: str(form.get(k, "")) for k in services.EDITABLE if k in form}
     for k in ("customer_id", "template_id"):
@@ -96,27 +133,22 @@ class ProjectPages(Controller):
     def index(
         self,
         request: Request,
-        tab: Annotated[str, QueryParameter(max_length=10)] = "all",
+        tab: Tab = "all",
         q: Search = None,
         customer_id: OptId = None,
         owner_id: OptId = None,
         stage: Text50 = None,
         sort: Text50 = None,
         page: Page = 1,
+        assigned: Annotated[int | None, QueryParameter(ge=1, le=services.MAX_BATCH)] = None,
     ) -> Template:
-        f = services.Filters(
-            q=q,
-            customer_id=customer_id,
-            owner_id=owner_id,
-            stage=stage or None,
-            unassigned=tab == "pool",
-            mine=tab == "mine",
-            sort=sort if sort in SORT_LABELS else "-created_at",
-        )
+        tab, f = _filters(tab, q, customer_id, owner_id, stage, sort)
         with request.app.state.erp.read_sessionmaker() as s:
-            return self._list(request, s, f, tab if tab in TABS else "all", page)
+            return self._list(request, s, f, tab, page, assigned=assigned)
 
-    def _list(self, request, s, f, tab, page_no, status_code=200, assign_errors=None):
+    def _list(self, request, s, f, tab, page_no, status_code=200, assigned=None, assign=None):
+        """The list page; ``assign`` is a refused batch assignment's form (its errors,
+        the ticked projects and the chosen user), shown again on the same list."""
         erp = request.app.state.erp
         user = request.scope["user"]
         rows, total = services.list_projects(erp, s, user, f, page_no, PER_PAGE)
@@ -125,6 +157,8 @@ class ProjectPages(Controller):
         for t in services.templates(s):
             for st in t.stages:
                 stages.setdefault(st.code, st.label_zh if zh else st.label_en)
+        params = _list_params(tab, f)
+        assign = assign or {}
         return render(
             request,
             "projects/list.html",
@@ -135,27 +169,38 @@ class ProjectPages(Controller):
             pages=max(1, -(-total // PER_PAGE)),
             tab=tab,
             f=f,
-            params={
-                "tab": tab,
-                "q": f.q or "",
-                "customer_id": f.customer_id or "",
-                "owner_id": f.owner_id or "",
-                "stage": f.stage or "",
-                "sort": f.sort if f.sort != "-created_at" else "",
-            },
+            params=params,
+            list_url=_list_url(params, page_no),
             stage_labels=stages,
             sort_labels=SORT_LABELS,
             owner_choices=_owner_choices(s, user),
-            assign_errors=assign_errors or {},
+            assigned=assigned,
+            assign_errors=assign.get("errors") or {},
+            ticked=set(assign.get("ids") or ()),
+            assign_user=assign.get("user_id"),
         )
 
-    @post("/assign", opt={"permission": services.ASSIGN})
-    async def assign(self, request: Request) -> Template | Redirect:
+    @post("/", opt={"permission": services.ASSIGN})
+    async def assign(
+        self,
+        request: Request,
+        tab: Tab = "all",
+        q: Search = None,
+        customer_id: OptId = None,
+        owner_id: OptId = None,
+        stage: Text50 = None,
+        sort: Text50 = None,
+        page: Page = 1,
+    ) -> Template | Redirect:
+        """批量指派 from the list: the form posts to the list's own address (its tab,
+        filters and page), so a refusal shows that list again with the error and the
+        ticked projects, and success returns to it."""
         form = await request.form()
-        ids = [_int(v) for v in form.getall("project_ids", [])]
+        ids = [_int(v) for v in form.getall("project_ids", [])][: services.MAX_BATCH + 1]
         user_id = _int(form.get("user_id"))
         user = request.scope["user"]
         erp = request.app.state.erp
+        tab, f = _filters(tab, q, customer_id, owner_id, stage, sort)
 
         def action(s):
             bad = [i for i in ids if not isinstance(i, int)]
@@ -167,14 +212,23 @@ class ProjectPages(Controller):
             return self._list(
                 request,
                 s,
-                services.Filters(),
-                "all",
-                1,
+                f,
+                tab,
+                page,
                 exc.status,
-                form_errors(exc, "project_ids"),
+                assign={
+                    "errors": form_errors(exc, "project_ids"),
+                    "ids": [i for i in ids if isinstance(i, int)],
+                    "user_id": user_id,
+                },
             )
 
-        return await submit_form(request, action, on_error, "/projects")
+        return await submit_form(
+            request,
+            action,
+            on_error,
+            lambda done: _list_url(_list_params(tab, f), page, assigned=len(done)),
+        )
 
     # -- forms -------------------------------------------------------------------------------
 
