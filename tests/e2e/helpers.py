@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
+import urllib.error
+import urllib.request
 from urllib.parse import urlsplit
 
 from playwright.sync_api import Page, expect
@@ -27,3 +30,33 @@ def sign_in(page: Page, username: str, password: str, *, expect_home: bool = Tru
     if expect_home:
         expect(page).to_have_url(path_is("/"))
         expect(page.locator("h1#welcome")).to_be_visible()
+
+
+# -- the JSON API of the live server (for seeding what a journey starts from) -----------------
+
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def api(server, method: str, path: str, body=None, token: str | None = None):
+    """Call the live server's JSON API in English; returns (status, parsed body)."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(server.url + path, data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    req.add_header("Accept-Language", "en")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with _NO_PROXY.open(req, timeout=10) as r:
+            text = r.read().decode()
+            return r.status, json.loads(text) if text else None
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read().decode() or "null")
+
+
+def api_token(server, username: str, password: str) -> str:
+    """A personal API token of ``username`` (signs in through the API)."""
+    status, body = api(
+        server, "POST", "/api/v1/auth/token", {"username": username, "password": password}
+    )
+    assert status == 201, body
+    return body["token"]
