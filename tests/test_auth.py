@@ -531,3 +531,62 @@ def test_own_account_profile_and_password(client, erp, people):
         assert other.get("/", follow_redirects=False).status_code == 303  # signed out
     client.post("/logout", data={"_csrf": csrf_of(client, "/")})
     assert login(client, "sales1", "new-pass-456").status_code == 303
+
+
+def test_cached_users_follow_changes_made_by_another_process(client, erp, people, make_app):
+    """Who a token or session belongs to is cached per process; a change made by another
+    process (here a second app on the same database, as the CLI or another worker) is seen
+    by the very next request."""
+    from sqlalchemy import delete, event
+
+    from erpkit.core.auth import cache
+
+    other = make_app(upgrade=False).state.erp
+    headers = token_for(client, "sales1")
+    me = client.get("/api/v1/me", headers=headers).json()
+    assert "core.manage_users" not in me["permissions"]
+
+    # a cached answer costs no query beyond the counter's read
+    token = headers["Authorization"].split()[1]
+    statements: list[str] = []
+    event.listen(erp.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    assert cache.user_for_token(erp, token).username == "sales1"
+    assert statements == []
+
+    # a grant given elsewhere shows at once
+    with other.sessionmaker.begin() as s:
+        known = {code for code, in s.execute(select(service.KnownPermission.code))}
+        service.grant(s, "salesperson", {*me["permissions"], "core.manage_users"}, known)
+    assert "core.manage_users" in client.get("/api/v1/me", headers=headers).json()["permissions"]
+
+    # a deactivated user is refused at once, and so is a revoked token
+    with other.sessionmaker.begin() as s:
+        service.update_user(s, service.get_user(s, people["sales1"]), is_active=False)
+    assert client.get("/api/v1/me", headers=headers).status_code == 401
+    with other.sessionmaker.begin() as s:
+        service.update_user(s, service.get_user(s, people["sales1"]), is_active=True)
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    with other.sessionmaker.begin() as s:
+        s.execute(delete(ApiToken))
+    assert client.get("/api/v1/me", headers=headers).status_code == 401
+
+    # a browser session ended elsewhere (sign-out on another worker) is refused at once
+    login(client, "sales2")
+    assert client.get("/", follow_redirects=False).status_code == 200
+    with other.sessionmaker.begin() as s:
+        s.execute(delete(LoginSession))
+    assert client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_a_rolled_back_change_leaves_the_cache_alone_and_a_later_one_counts(erp, people):
+    from erpkit.core import generations
+
+    (before,) = generations.current(erp.engine, "auth")
+    with erp.sessionmaker() as s, s.begin():
+        with s.begin_nested() as sp:
+            service.get_user(s, people["sales1"]).display_name = "改名"
+            s.flush()
+            sp.rollback()
+        assert generations.current(erp.engine, "auth") == (before,)  # nothing committed
+        service.get_user(s, people["sales2"]).display_name = "另一个"
+    assert generations.current(erp.engine, "auth") == (before + 1,)

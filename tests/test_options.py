@@ -291,3 +291,38 @@ def test_admin_pages_need_the_permission(client, people):
         page="/",
     )
     assert r.status_code == 403
+
+
+def test_lists_are_shared_between_sessions_until_any_process_changes_one(erp, make_app):
+    """Lists read once serve later sessions without a query; a change made by another
+    process (a second app on the same database) is seen by the next session, and a
+    session that changed a list sees its own change before it commits."""
+    from sqlalchemy import event
+
+    other = make_app(upgrade=False).state.erp
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        if "core_option" in statement:
+            seen.append(statement)
+
+    with erp.sessionmaker() as s:
+        assert [o.code for o in options.options(s, COLOR)] == ["red", "blue"]
+    event.listen(erp.engine, "before_cursor_execute", count)
+    try:
+        with erp.sessionmaker() as s:
+            assert options.label(s, COLOR, "red", "en") == "Red"
+        assert seen == []
+        with other.sessionmaker.begin() as s:
+            options.update_option(s, COLOR, "red", label_en="Crimson")
+        with erp.sessionmaker() as s:
+            assert options.label(s, COLOR, "red", "en") == "Crimson"
+        assert len(seen) == 1
+        with erp.sessionmaker() as s, s.begin():
+            options.add_option(s, COLOR, "teal", "青色", "Teal")
+            assert options.label(s, COLOR, "teal", "en") == "Teal"
+            s.rollback()
+        with erp.sessionmaker() as s:  # the rolled-back option never reached the cache
+            assert [o.code for o in options.options(s, COLOR)] == ["red", "blue"]
+    finally:
+        event.remove(erp.engine, "before_cursor_execute", count)

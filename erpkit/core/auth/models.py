@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from erpkit.core import generations
 from erpkit.core.db import Base, UTCDateTime, utcnow
 
 DATA_SCOPES = ("own", "department", "all")
@@ -139,3 +140,19 @@ class KeyValue(Base):
 
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+# -- the auth generation (erpkit.core.auth.cache) ------------------------------------------
+# Declared beside the models so that every process that can write these rows (the server,
+# `erpkit worker`, the CLI) raises the counter that per-process caches check: a changed or
+# deleted user, role, grant, session or token, or a new role, grant or role assignment.
+# New sessions and tokens need no bump (nobody has cached them).
+
+GENERATION = "auth"
+#: execution options of auth housekeeping that cannot change a cached snapshot
+NEUTRAL = {generations.NEUTRAL: True}
+generations.watch(
+    GENERATION,
+    changed=(User, Role, RolePermission, UserRole, LoginSession, ApiToken),
+    inserted=(Role, RolePermission, UserRole),
+)

@@ -11,7 +11,7 @@ import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, lazyload
 
 from erpkit.core.auth.models import (
     DATA_SCOPES,
+    NEUTRAL,
     ApiToken,
     Department,
     KnownPermission,
@@ -499,7 +500,11 @@ def start_session(session: Session, user: User, max_age: int) -> str:
     session.add(
         LoginSession(id=sid, user_id=user.id, expires_at=utcnow() + timedelta(seconds=max_age))
     )
-    session.execute(delete(LoginSession).where(LoginSession.expires_at < utcnow()))
+    # housekeeping: an expired session is refused anyway, cached or not
+    session.execute(
+        delete(LoginSession).where(LoginSession.expires_at < utcnow()),
+        execution_options=NEUTRAL,
+    )
     return sid
 
 
@@ -507,19 +512,21 @@ def end_session(session: Session, sid: str) -> None:
     session.execute(delete(LoginSession).where(LoginSession.id == sid))
 
 
-def user_for_session(session: Session, sid: str) -> User | None:
-    return session.scalar(
-        select(User)
+def session_row(session: Session, sid: str) -> tuple[User, datetime] | None:
+    """The active user of a live browser session and when the session ends."""
+    row = session.execute(
+        select(User, LoginSession.expires_at)
         .options(lazyload("*"))
         .join(LoginSession, LoginSession.user_id == User.id)
         .where(LoginSession.id == sid, LoginSession.expires_at > utcnow(), User.is_active)
-    )
+    ).first()
+    return (row[0], row[1]) if row else None
 
 
 TOKEN_PREFIX = "ek_"  # noqa: S105 (a prefix that makes leaked tokens greppable)
 
 
-def _token_hash(token: str) -> str:
+def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -528,40 +535,33 @@ def create_token(session: Session, user: User, name: str = "", days: int | None 
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     expires = utcnow() + timedelta(days=days) if days else None
     session.add(
-        ApiToken(
-            user_id=user.id, name=name[:100], token_hash=_token_hash(token), expires_at=expires
-        )
+        ApiToken(user_id=user.id, name=name[:100], token_hash=token_hash(token), expires_at=expires)
     )
     session.flush()
     return token
 
 
-def user_for_token(session: Session, token: str) -> tuple[User, bool] | None:
-    """The active user of a valid, unexpired token, and whether its use should be
-    recorded (:func:`touch_token`, at most once a minute so a loop does not write)."""
+def token_row(session: Session, token: str) -> tuple[User, datetime | None, datetime | None] | None:
+    """The active user of a token, the token's expiry and its last use (None: no such
+    token, or its user is inactive). The caller checks the expiry."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
-    now = utcnow()
     row = session.execute(
-        select(ApiToken.expires_at, ApiToken.last_used_at, User)
+        select(User, ApiToken.expires_at, ApiToken.last_used_at)
         .options(lazyload("*"))
         .join(User, User.id == ApiToken.user_id)
-        .where(ApiToken.token_hash == _token_hash(token), User.is_active)
+        .where(ApiToken.token_hash == token_hash(token), User.is_active)
     ).first()
-    if row is None:
-        return None
-    expires_at, last_used_at, user = row
-    if expires_at is not None and expires_at <= now:
-        return None
-    return user, last_used_at is None or now - last_used_at > timedelta(minutes=1)
+    return (row[0], row[1], row[2]) if row else None
 
 
 def touch_token(session: Session, token: str) -> None:
-    """Record that the token was used; at most once a minute, so a loop does not write."""
+    """Record that the token was used (erpkit.core.auth.cache does it once a minute)."""
     session.execute(
         update(ApiToken)
-        .where(ApiToken.token_hash == _token_hash(token))
-        .values(last_used_at=utcnow())
+        .where(ApiToken.token_hash == token_hash(token))
+        .values(last_used_at=utcnow()),
+        execution_options=NEUTRAL,
     )
 
 

@@ -19,19 +19,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from erpkit.core import i18n
+from erpkit.core import generations, i18n
 from erpkit.core.errors import NotFound, ValidationError
 from erpkit.core.fields.models import KnownOptionList, OptionItem
 from erpkit.core.i18n import gettext as _
 from erpkit.core.registry import OptionList
 
 _CACHE = "erpkit.options"
+_GEN = "erpkit.options.generation"
 OPTION_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,49}$")
 LABEL_MAX = 100
 
@@ -95,27 +98,84 @@ def sync(erp) -> list[str]:
 def invalidate(session: Session) -> None:
     """Forget the lists read in this session (after a change)."""
     session.info.pop(_CACHE, None)
+    session.info.pop(_GEN, None)
 
 
-def load(session: Session, list_codes: Iterable[str]) -> dict[str, list[OptionItem]]:
-    """Every option (active or not) of each list, in order; one query for all uncached lists."""
-    cache: dict[str, list[OptionItem]] = session.info.setdefault(_CACHE, {})
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One option as read (not an ORM object: shared between requests, never changed)."""
+
+    id: int
+    list_code: str
+    code: str
+    label_zh: str
+    label_en: str
+    sort: int
+    active: bool
+
+    def label(self, locale: str) -> str:
+        return self.label_zh if locale == "zh_CN" else self.label_en
+
+
+GENERATION = "options"
+generations.watch(
+    GENERATION, changed=(OptionItem, KnownOptionList), inserted=(OptionItem, KnownOptionList)
+)
+#: lists read, per database (the engine's pool), while the "options" counter stands still
+_SHARED: WeakKeyDictionary[Any, generations.GenerationCache] = WeakKeyDictionary()
+_COLUMNS = (
+    OptionItem.id,
+    OptionItem.list_code,
+    OptionItem.code,
+    OptionItem.label_zh,
+    OptionItem.label_en,
+    OptionItem.sort,
+    OptionItem.active,
+)
+
+
+def load(session: Session, list_codes: Iterable[str]) -> dict[str, list[Option]]:
+    """Every option (active or not) of each list, in order.
+
+    Lists are kept for the session, and across sessions of this process until any
+    process changes an option list (the "options" generation counter, read once per
+    session). Uncached lists cost one query together."""
+    cache: dict[str, list[Option]] = session.info.setdefault(_CACHE, {})
     wanted = list(dict.fromkeys(list_codes))
     missing = [c for c in wanted if c not in cache]
     if missing:
-        rows = session.scalars(
-            select(OptionItem)
+        pool = session.get_bind().pool
+        shared = _SHARED.get(pool)
+        if shared is None:
+            shared = _SHARED.setdefault(pool, generations.GenerationCache(1000))
+        own = generations.bumped_here(session, GENERATION)
+        gen = None
+        if not own:
+            gen = session.info.get(_GEN)
+            if gen is None:
+                gen = session.info[_GEN] = generations.current_in(session, GENERATION)
+            for code in missing:
+                hit = shared.get(code, gen)
+                if hit is not None:
+                    cache[code] = hit
+            missing = [c for c in missing if c not in cache]
+    if missing:
+        found: dict[str, list[Option]] = {c: [] for c in missing}
+        rows = session.execute(
+            select(*_COLUMNS)
             .where(OptionItem.list_code.in_(missing))
             .order_by(OptionItem.list_code, OptionItem.sort, OptionItem.id)
         )
-        found: dict[str, list[OptionItem]] = {c: [] for c in missing}
         for row in rows:
-            found[row.list_code].append(row)
+            found[row.list_code].append(Option(*row))
         cache.update(found)
+        if gen is not None and not generations.bumped_here(session, GENERATION):
+            for code, opts in found.items():
+                shared.put(code, gen, opts)
     return {c: cache[c] for c in wanted}
 
 
-def options(session: Session, list_code: str) -> list[OptionItem]:
+def options(session: Session, list_code: str) -> list[Option]:
     """The options of one list, active and inactive, in the admin's order."""
     return load(session, [list_code])[list_code]
 
@@ -284,9 +344,9 @@ def update_option(
     return opt
 
 
-def reorder(session: Session, list_code: str, codes: list[str]) -> list[OptionItem]:
+def reorder(session: Session, list_code: str, codes: list[str]) -> list[Option]:
     """Put the options in the order of ``codes`` (which must name each option once)."""
-    rows = options(session, list_code)
+    rows = session.scalars(select(OptionItem).where(OptionItem.list_code == list_code))
     by_code = {o.code: o for o in rows}
     if sorted(codes) != sorted(by_code) or len(set(codes)) != len(codes):
         raise ValidationError({"codes": _("List every option of the list exactly once.")})
@@ -297,7 +357,7 @@ def reorder(session: Session, list_code: str, codes: list[str]) -> list[OptionIt
     return options(session, list_code)
 
 
-def move(session: Session, list_code: str, code: str, direction: str) -> list[OptionItem]:
+def move(session: Session, list_code: str, code: str, direction: str) -> list[Option]:
     """Move an option one place ``"up"`` or ``"down"``."""
     codes = [o.code for o in options(session, list_code)]
     if code not in codes:

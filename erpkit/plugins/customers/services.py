@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, asc, desc, func, or_, select
+from sqlalchemy import Row, Select, asc, desc, func, or_, select
 from sqlalchemy.orm import Session
 
 from erpkit.core import entities, preferences
@@ -455,10 +455,9 @@ def _order(sort: str):
     return out
 
 
-def search(
-    erp, session: Session, user, query: ListQuery, extra_where=()
-) -> tuple[list[Customer], int]:
-    """One page of the customers ``user`` may see, and how many there are.
+def search(erp, session: Session, user, query: ListQuery, extra_where=()) -> tuple[list[Row], int]:
+    """One page of the customers ``user`` may see (rows with the model's attribute names,
+    read-only), and how many there are.
 
     Paged with a "deferred join": the page's ids are found first on the indexes alone
     (OFFSET walks index entries, not rows), then only those rows are read; deep pages
@@ -472,10 +471,17 @@ def search(
         .offset((query.page - 1) * query.per_page)
         .subquery()
     )
+    # plain rows (attribute access like the model's) rather than ORM objects: a list
+    # page needs no identity map, change tracking or lazy loads (a third of its time)
     rows = list(
-        session.scalars(select(Customer).join(ids, ids.c.id == Customer.id).order_by(*_order(sort)))
+        session.execute(
+            select(*_LIST_COLUMNS).join(ids, ids.c.id == Customer.id).order_by(*_order(sort))
+        )
     )
     return rows, total or 0
+
+
+_LIST_COLUMNS = [getattr(Customer, attr.key) for attr in Customer.__mapper__.column_attrs]
 
 
 # -- contacts and follow-ups -----------------------------------------------------------------------

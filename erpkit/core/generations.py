@@ -1,0 +1,160 @@
+"""Generation counters: process-local caches that every process can trust.
+
+A cache in one process (a ``erpkit serve`` worker) must forget what another process
+(another worker, ``erpkit worker``, the CLI) changed. Each cached kind of data has a
+counter in ``core_kv``; the change raises it in the same transaction
+(:func:`bump`), so a reader that sees the old counter also sees the old data. A
+reader fetches the counter with one primary-key read (:func:`current`) and keeps its
+entries only while the counter has not moved (:class:`GenerationCache`).
+
+Read the counter before loading what you cache: a change committed between the two
+then shows as a newer counter on the next request, never as stale data kept.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from threading import Lock
+from typing import Any
+
+from sqlalchemy import Engine, event, text
+from sqlalchemy.orm import Session
+
+_KEY_PREFIX = "generation:"
+
+
+# one statement on SQLite and PostgreSQL; creates the row the first time
+_BUMP = text(
+    "INSERT INTO core_kv (key, value) VALUES (:key, '1') "
+    "ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(core_kv.value AS INTEGER) + 1 AS TEXT)"
+)
+_READ = "SELECT key, value FROM core_kv WHERE key IN ({})"
+
+
+def bump(session: Session, name: str) -> None:
+    """Raise counter ``name`` in ``session``'s transaction (committed with the change)."""
+    bumped = session.info.setdefault("erp_generations_bumped", set())
+    if name in bumped:  # once per transaction is enough
+        return
+    session.connection().execute(_BUMP, {"key": _KEY_PREFIX + name})
+    bumped.add(name)
+
+
+_WATCHES: list[tuple[str, tuple[type, ...], tuple[type, ...], frozenset, frozenset]] = []
+#: execution option for statements that cannot change what any cache holds
+#: (housekeeping such as deleting expired rows)
+NEUTRAL = "erpkit_generation_neutral"
+
+
+def watch(name: str, *, changed: tuple[type, ...], inserted: tuple[type, ...] = ()) -> None:
+    """Raise counter ``name`` in every transaction that updates or deletes a row of a
+    model in ``changed``, or inserts a row of a model in ``inserted`` (through the ORM
+    or an ORM-enabled ``insert()/update()/delete()``). Call it at import of the models,
+    so that every process that can write them raises the counter."""
+    _WATCHES.append(
+        (
+            name,
+            changed,
+            inserted,
+            frozenset(m.__table__.name for m in changed),
+            frozenset(m.__table__.name for m in inserted),
+        )
+    )
+
+
+@event.listens_for(Session, "before_flush")
+def _flushing(session: Session, _ctx, _instances) -> None:
+    for name, changed, inserted, _c, _i in _WATCHES:
+        if (
+            any(isinstance(o, changed) for o in session.deleted)
+            or any(isinstance(o, inserted) for o in session.new)
+            or any(isinstance(o, changed) and session.is_modified(o) for o in session.dirty)
+        ):
+            bump(session, name)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _executing(state) -> None:
+    if not (state.is_update or state.is_delete or state.is_insert):
+        return
+    if state.execution_options.get(NEUTRAL):
+        return
+    table = getattr(getattr(state.statement, "table", None), "name", None)
+    for name, _changed, _inserted, changed_tables, inserted_tables in _WATCHES:
+        if table in (inserted_tables if state.is_insert else changed_tables):
+            bump(state.session, name)
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_bumps(session: Session, *_args) -> None:
+    # a rolled-back (sub)transaction took its bump with it: bump again on the next change
+    session.info.pop("erp_generations_bumped", None)
+
+
+def current(engine: Engine, *names: str) -> tuple[int, ...]:
+    """The counters ``names`` now, in one read on a pooled DB-API connection (no ORM,
+    no transaction kept open). A counter never raised is 0."""
+    keys = [_KEY_PREFIX + n for n in names]
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        marks = ", ".join(["?" if engine.dialect.paramstyle == "qmark" else "%s"] * len(keys))
+        cur.execute(_READ.format(marks), keys)
+        found = dict(cur.fetchall())
+        cur.close()
+        if engine.dialect.name != "sqlite":
+            raw.rollback()  # end psycopg's implicit transaction before the pool takes it back
+    finally:
+        raw.close()
+    return tuple(int(found.get(k, 0)) for k in keys)
+
+
+def current_in(session: Session, name: str) -> int:
+    """Counter ``name`` as ``session``'s transaction sees it: use this when what you cache
+    is read in the same transaction (a snapshot older than the counter must not be stored
+    under the newer counter)."""
+    value = session.execute(
+        text("SELECT value FROM core_kv WHERE key = :key"), {"key": _KEY_PREFIX + name}
+    ).scalar()
+    return int(value or 0)
+
+
+def bumped_here(session: Session, name: str) -> bool:
+    """True when ``session``'s open transaction changed what counter ``name`` guards: its
+    view is then its own, not for a shared cache."""
+    return name in session.info.get("erp_generations_bumped", ())
+
+
+class GenerationCache:
+    """A bounded map of entries stamped with the generation they were loaded at."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._data: OrderedDict[Any, tuple[int, Any]] = OrderedDict()
+        self._lock = Lock()
+
+    def get(self, key: Any, generation: int) -> Any | None:
+        with self._lock:
+            hit = self._data.get(key)
+            if hit is None:
+                return None
+            if hit[0] != generation:
+                del self._data[key]
+                return None
+            self._data.move_to_end(key)
+            return hit[1]
+
+    def put(self, key: Any, generation: int, value: Any) -> None:
+        with self._lock:
+            self._data[key] = (generation, value)
+            self._data.move_to_end(key)
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+
+    def discard(self, key: Any) -> None:
+        with self._lock:
+            self._data.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._data)
