@@ -179,6 +179,54 @@ def test_list_filters_sorts_and_pages(client, erp, h):
     assert client.get("/api/v1/customers?sort=bogus", headers=h["sales1"]).status_code == 422
 
 
+def test_lists_of_one_shape_share_statements_but_never_values(client, erp, h, people):
+    """The list's SQL is built once per shape and reused: each request still gets its
+    own user's scope, filter values, search and page."""
+    from erpkit.plugins.customers import services
+
+    for who, names in (("sales1", ["甲一", "甲二", "甲三"]), ("sales2", ["乙一", "乙二"])):
+        for name in names:
+            assert new(client, h[who], name=name, region="east").status_code == 201
+    assert new(client, h["sales2"], name="乙北", region="north").status_code == 201
+
+    def names(who, query=""):
+        r = client.get(f"/api/v1/customers?region=east&sort=name{query}", headers=h[who])
+        assert r.status_code == 200, r.text
+        return [c["name"] for c in r.json()["items"]]
+
+    cached = len(services._STATEMENTS._data)
+    assert names("sales1") == ["甲一", "甲三", "甲二"]
+    assert names("sales2") == ["乙一", "乙二"]  # same shape, the other user's values
+    assert len(services._STATEMENTS._data) <= cached + 1 and services._STATEMENTS.refused == 0
+    assert names("sales1", "&q=甲二") == ["甲二"]
+    assert names("sales2", "&q=乙") == ["乙一", "乙二"]
+    assert names("sales1", "&q=乙") == []
+    assert names("manager") == ["乙一", "乙二", "甲一", "甲三", "甲二"]  # department scope
+    assert names("outsider") == []
+    assert names("sales1", "&per_page=1&page=2") == ["甲三"]
+    assert names("sales2", "&per_page=1&page=2") == ["乙二"]
+    north = client.get("/api/v1/customers?region=north", headers=h["sales2"]).json()
+    assert [c["name"] for c in north["items"]] == ["乙北"]
+
+
+def test_statements_with_unnamed_values_are_never_cached():
+    from sqlalchemy import literal, select
+
+    from erpkit.core.db import StatementCache
+    from erpkit.plugins.customers.models import Customer
+
+    cache = StatementCache()
+    built = []
+
+    def build():
+        built.append(1)
+        return (select(Customer.id).where(Customer.owner_id == literal(7)),)
+
+    cache.get("shape", build, {})
+    cache.get("shape", build, {})
+    assert len(built) == 2 and cache.refused == 2
+
+
 def test_follow_ups_and_due_list(client, erp, h):
     cid = new(client, h["sales1"]).json()["id"]
     r = client.post(

@@ -15,7 +15,17 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import ColumnElement, delete, false, func, literal, or_, select, true, update
+from sqlalchemy import (
+    ColumnElement,
+    bindparam,
+    delete,
+    false,
+    func,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
 
@@ -339,7 +349,7 @@ def department_subtree(department_id: int):
     """A recursive CTE of ``department_id`` and every department below it."""
     tree = (
         select(Department.id.label("id"))
-        .where(Department.id == department_id)
+        .where(Department.id == bindparam("scope_department_id", department_id))
         .cte("dept_tree", recursive=True)
     )
     return tree.union_all(select(Department.id).where(Department.parent_id == tree.c.id))
@@ -573,14 +583,17 @@ def scope_clause(
 ) -> ColumnElement[bool]:
     """The WHERE clause that limits a query to the records ``user`` may see.
 
-    ``owner_column`` holds the owning user's id. ``also`` widens the scope, e.g.
-    "or the user is a member of the project". Admin and roles with scope ``all``
-    see everything; ``department`` sees records owned by anyone in the user's
-    department or below it; ``own`` sees the user's records only.
+    Its values are the named binds of :func:`scope_params` (``scope_user_id``,
+    ``scope_department_id``). ``owner_column`` holds the owning user's id. ``also``
+    widens the scope, e.g. "or the user is a member of the project". Admin and roles
+    with scope ``all`` see everything; ``department`` sees records owned by anyone in
+    the user's department or below it; ``own`` sees the user's records only.
     """
     if user.data_scope == "all":
         return true()
-    clauses = [owner_column == literal(user.id)]
+    # named binds: a statement built once per shape (erpkit.core.db.StatementCache) is
+    # executed again with another user's values
+    clauses = [owner_column == bindparam("scope_user_id", user.id)]
     if user.data_scope == "department" and user.department_id is not None:
         subtree = department_subtree(user.department_id)
         clauses.append(
@@ -589,6 +602,16 @@ def scope_clause(
     if also is not None:
         clauses.append(also)
     return or_(*clauses) if clauses else false()
+
+
+def scope_params(user: CurrentUser) -> dict[str, int | None]:
+    """The values of :func:`scope_clause`'s named binds for ``user``."""
+    return {"scope_user_id": user.id, "scope_department_id": user.department_id}
+
+
+def scope_shape(user: CurrentUser) -> tuple:
+    """What makes two users' scope clauses the same SQL (their values aside)."""
+    return (user.data_scope, user.data_scope == "department" and user.department_id is not None)
 
 
 def ensure_admin(session: Session, password: str | None) -> str | None:

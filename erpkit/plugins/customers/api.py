@@ -17,6 +17,7 @@ from erpkit.core.i18n import gettext as _
 from erpkit.core.importing import service as importing
 from erpkit.core.importing.routes import ImportForm, Started
 from erpkit.core.params import Page, PathId, PerPage, Search
+from erpkit.core.web import run_read
 
 from . import export, services
 from .importing import SCHEMA
@@ -221,8 +222,8 @@ class CustomerApi(Controller):
     tags = ["customers"]
     opt = {"permission": services.PERM_VIEW}
 
-    @get("/", sync_to_thread=True)
-    def list_customers(
+    @get("/")
+    async def list_customers(
         self,
         request: Request,
         q: Search = None,
@@ -243,8 +244,11 @@ class CustomerApi(Controller):
         query = list_query(
             q, region, owner_id, industry, source, grade, category, sort, page, per_page, due_by
         )
-        with erp.read_sessionmaker() as s:
-            rows, total = services.search(erp, s, request.scope["user"], query)
+        user = request.scope["user"]
+
+        def work() -> CustomerPage:
+            with erp.read_sessionmaker() as s:
+                rows, total = services.search(erp, s, user, query)
             return CustomerPage(
                 items=[out(c) for c in rows],
                 total=total,
@@ -252,6 +256,9 @@ class CustomerApi(Controller):
                 per_page=per_page,
                 pages=max(1, -(-total // per_page)),
             )
+
+        # a text search may scan the table: off the event loop
+        return await run_read(work, scan=bool(q))
 
     @post("/", sync_to_thread=True, opt={"permission": services.PERM_CREATE})
     def create_customer(
