@@ -671,6 +671,13 @@ def test_forms_show_errors_beside_fields(client, erp, h, staff):
     )
     assert r.status_code == 303
     assert level(erp, chair.id, wid) == (Decimal(5), Decimal(580))
+    # a stocktake: the quantity counted; the difference is the adjustment
+    stocktake = {"_csrf": token, "kind": "count", "sku": "CH-9", "warehouse_id": str(wid)}
+    r = client.post("/stock/moves/new", data=stocktake | {"qty": "3"}, follow_redirects=False)
+    assert r.status_code == 303
+    assert level(erp, chair.id, wid) == (Decimal(3), Decimal(580))
+    r = client.post("/stock/moves/new", data=stocktake | {"qty": "3"}, headers=ZH)
+    assert r.status_code == 422 and "无需调整" in r.text
     r = client.post(
         "/stock/moves/new",
         data={"_csrf": token, "kind": "receipt", "sku": "nope", "warehouse_id": str(wid)}

@@ -41,6 +41,11 @@ def _safe(value):
 
 def write(erp, session, user, query: services.ListQuery, path: str, params=None) -> int:
     """Write the list to ``path``; returns the number of products written."""
+    # bad parameters are refused before the workbook exists
+    sort = services.parse_sort(query.sort)
+    where = services.list_statement(
+        query, fields.filters(erp, session, services.ENTITY, params or {})
+    )
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(_("Products"))
     with_stock = user.can(services.PERM_STOCK_VIEW)
@@ -74,10 +79,6 @@ def write(erp, session, user, query: services.ListQuery, path: str, params=None)
         c.number_format = fmt
         return c
 
-    sort = services.parse_sort(query.sort)
-    where = services.list_statement(
-        query, fields.filters(erp, session, services.ENTITY, params or {})
-    )
     ids = [i for (i,) in session.execute(where.order_by(*services.order(sort)).limit(MAX_ROWS))]
     count = 0
     while count < len(ids):

@@ -15,6 +15,7 @@ from erpkit.core import fields
 from erpkit.core.auth.service import user_labels
 from erpkit.core.errors import NotFound, ValidationError
 from erpkit.core.fields import options
+from erpkit.core.i18n import N_
 from erpkit.core.i18n import gettext as _
 from erpkit.core.params import Page, PathId, Search
 from erpkit.core.web import detail_extras, form_errors, submit_form
@@ -489,6 +490,10 @@ class WarehousePages(Controller):
 # -- stock ---------------------------------------------------------------------------------------
 
 
+#: the move form's third choice: a stocktake, the quantity field holding what was counted
+COUNT_LABEL = N_("Stocktake: enter the quantity counted")
+
+
 def _kind_choices(kinds=KINDS) -> list[tuple[str, str]]:
     return [(k, _(services.KIND_LABELS[k])) for k in kinds]
 
@@ -623,7 +628,7 @@ class StockPages(Controller):
             levels=levels,
             warehouses=warehouses,
             warehouse_choices=[(w.id, f"{w.code} {w.name}") for w in warehouses],
-            kind_choices=_kind_choices(services.HAND_KINDS),
+            kind_choices=[*_kind_choices(services.HAND_KINDS), ("count", _(COUNT_LABEL))],
             labels=_labels(s),
             allow_negative=services.allow_negative(s),
         )
@@ -639,7 +644,7 @@ class StockPages(Controller):
 
         def action(s):
             errors = {}
-            if values["kind"] not in services.HAND_KINDS:
+            if values["kind"] not in (*services.HAND_KINDS, "count"):
                 errors["kind"] = _("Choose receipt or adjustment.")
             product = services.find_by_sku(s, values["sku"]) if values["sku"].strip() else None
             if product is None:
@@ -654,7 +659,17 @@ class StockPages(Controller):
             if errors:
                 raise ValidationError(errors)
             try:
-                m = services.move(
+                if values["kind"] == "count":
+                    return services.adjust_to(
+                        s,
+                        product_id=product.id,
+                        warehouse_id=int(wid),
+                        counted=values["qty"],
+                        unit_cost=values["unit_cost"] or None,
+                        note=values["note"] or None,
+                        user=user,
+                    )
+                return services.move(
                     s,
                     kind=values["kind"],
                     product_id=product.id,
@@ -665,11 +680,11 @@ class StockPages(Controller):
                     user=user,
                 )
             except ValidationError as exc:
-                # the product is chosen by SKU here
-                if "product_id" in exc.errors:
-                    exc.errors["sku"] = exc.errors.pop("product_id")
+                # the product is chosen by SKU here, and the quantity field holds the count
+                for old, new in (("product_id", "sku"), ("counted", "qty")):
+                    if old in exc.errors:
+                        exc.errors[new] = exc.errors.pop(old)
                 raise
-            return m
 
         def on_error(s, exc):
             return self._move_form(request, s, values, form_errors(exc, "qty"), exc.status)

@@ -41,6 +41,7 @@ from .stock import (  # noqa: F401  (the service other plugins use)
     MoveLine,
     MoveQuery,
     Shortage,
+    adjust_to,
     allow_negative,
     ledger,
     level_value,

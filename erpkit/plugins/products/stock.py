@@ -681,6 +681,58 @@ def moves_of(session: Session, reference: tuple[str, int]) -> list[StockMove]:
     )
 
 
+def adjust_to(
+    session: Session,
+    *,
+    product_id: int,
+    warehouse_id: int,
+    counted: Decimal | int | str,
+    unit_cost: Decimal | int | str | None = None,
+    user=None,
+    note: str | None = None,
+) -> StockMove:
+    """A stocktake (盘点): adjust the level to the ``counted`` quantity. The difference
+    is computed under the level's lock, so a move made meanwhile is not lost."""
+    try:
+        target = to_decimal(counted, places=3, limit=QTY_LIMIT)
+    except BadValue as exc:
+        raise ValidationError({"counted": exc.message}) from None
+    if target is None:
+        raise ValidationError({"counted": _("Enter the quantity counted.")})
+    if _id(product_id) is None or _id(warehouse_id) is None:
+        return move(
+            session,
+            kind="adjustment",
+            product_id=product_id,
+            warehouse_id=warehouse_id,
+            qty=1,
+            user=user,
+        )  # raises the field errors
+    product = session.execute(
+        select(Product.id, Product.cost_price).where(Product.id == product_id)
+    ).one_or_none()
+    current = Decimal(0)
+    known = session.scalar(select(Warehouse.id).where(Warehouse.id == warehouse_id))
+    if product is not None and known is not None:
+        levels = _lock_levels(session, {(product_id, warehouse_id)}, {product_id: product})
+        current = levels[(product_id, warehouse_id)].qty_on_hand
+    diff = target - current
+    if diff == 0:
+        raise ValidationError(
+            {"counted": _("The count matches the stock on hand: nothing to adjust.")}
+        )
+    return move(
+        session,
+        kind="adjustment",
+        product_id=product_id,
+        warehouse_id=warehouse_id,
+        qty=diff,
+        unit_cost=unit_cost if diff > 0 else None,
+        user=user,
+        note=note,
+    )
+
+
 def allow_negative(session: Session) -> bool:
     return bool(preferences.get(session, ALLOW_NEGATIVE, False))
 
