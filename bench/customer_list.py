@@ -16,7 +16,8 @@
    granian and the options ``erpkit serve`` uses, see bench/startup_healthz.py) and
    drives it with ``wrk -t2 -c32 -d10s`` (bearer token for the API, the session cookie
    of a sign-in through /login for the page).
-4. Deep pages: sequential requests (one connection, median latency) of page 1, 50, 100
+4. Deep pages: sequential requests (one connection, the pages in turn, median latency)
+   of page 1, 50, 100
    of sales01's list (5,000 customers) and, as admin over all customers, page 1, 1000,
    2000. Deep pages must not slow down with the page number.
 
@@ -359,24 +360,30 @@ def session_cookie(port: int, username: str, password: str) -> str:
     return cookie
 
 
-def latency(port: int, path: str, headers: dict, n: int) -> tuple[float, float]:
-    """Median and 90th percentile (ms) of ``n`` sequential requests on one connection."""
+def latencies(port: int, paths: list[str], headers: dict, n: int) -> dict[str, tuple]:
+    """Median and 90th percentile (ms) of ``n`` requests of each path on one connection,
+    the paths taken in turn (round robin), so that the machine's load changes touch every
+    page alike rather than whichever page was measured at that moment."""
     conn = http.client.HTTPConnection(HOST, port, timeout=60)
-    times = []
+    times: dict[str, list[float]] = {p: [] for p in paths}
     try:
         for k in range(n + 3):
-            t = time.perf_counter()
-            conn.request("GET", path, headers=headers)
-            resp = conn.getresponse()
-            resp.read()
-            if resp.status != 200:
-                raise RuntimeError(f"GET {path} answered {resp.status}")
-            if k >= 3:  # three unmeasured requests first
-                times.append((time.perf_counter() - t) * 1000)
+            for path in paths:
+                t = time.perf_counter()
+                conn.request("GET", path, headers=headers)
+                resp = conn.getresponse()
+                resp.read()
+                if resp.status != 200:
+                    raise RuntimeError(f"GET {path} answered {resp.status}")
+                if k >= 3:  # three unmeasured rounds first
+                    times[path].append((time.perf_counter() - t) * 1000)
     finally:
         conn.close()
-    times.sort()
-    return statistics.median(times), times[int(len(times) * 0.9) - 1]
+    out = {}
+    for path, ts in times.items():
+        ts.sort()
+        out[path] = (statistics.median(ts), ts[int(len(ts) * 0.9) - 1])
+    return out
 
 
 # -- the run ---------------------------------------------------------------------------------
@@ -499,7 +506,10 @@ class Bench:
                 body = json.loads(raw)
                 if status != 200 or len(body["items"]) != 50:
                     raise RuntimeError(f"{who} page {page}: {status}, {len(body['items'])} items")
-                med, p90 = latency(port, f"{API}?page={page}", headers, n)
+            paths = [f"{API}?page={page}" for page in pages]
+            measured = latencies(port, paths, headers, n)
+            for page, path in zip(pages, paths, strict=True):
+                med, p90 = measured[path]
                 self.pages.setdefault(who, []).append((page, med, p90))
                 print(
                     f"  {who} page {page:>5}: median {med:7.2f} ms  p90 {p90:7.2f} ms", flush=True
@@ -737,7 +747,7 @@ def main() -> int:
     p.add_argument("--connections", type=int, default=32, help="wrk connections (32)")
     p.add_argument("--warmup", type=int, default=2, help="unmeasured wrk seconds first (2)")
     p.add_argument("--rounds", type=int, default=1, help="rounds of every case (1)")
-    p.add_argument("--latency-requests", type=int, default=30, help="per deep page (30)")
+    p.add_argument("--latency-requests", type=int, default=60, help="per deep page (60)")
     p.add_argument("--startup-timeout", type=float, default=120.0)
     p.add_argument("--wrk", default=shutil.which("wrk") or "/usr/bin/wrk", help="wrk binary")
     p.add_argument("--profile", action="store_true", help="only the in-process cProfile (SQLite)")

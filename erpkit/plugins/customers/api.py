@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from datetime import date
 from typing import Annotated, Any
 
@@ -173,6 +174,31 @@ def out(c: Customer) -> CustomerOut:
     )
 
 
+_FIELDS = CustomerOut.__struct_fields__
+_CUSTOM = _FIELDS.index("custom")
+_CREATED = _FIELDS.index("created_at")
+_GETTERS: dict[tuple[str, ...], Any] = {}
+
+
+def out_rows(rows) -> list[CustomerOut]:
+    """:func:`out` for the list's plain rows (services.search), by position: attribute
+    access on 50 rows x 22 columns cost six times the rest of the conversion."""
+    if not rows:
+        return []
+    keys = rows[0]._fields
+    getter = _GETTERS.get(keys)
+    if getter is None:
+        getter = _GETTERS[keys] = operator.itemgetter(*(keys.index(f) for f in _FIELDS))
+    items = []
+    for row in rows:
+        values = list(getter(row))
+        custom = values[_CUSTOM]
+        values[_CUSTOM] = jsonable(custom) if custom else {}
+        values[_CREATED] = values[_CREATED].isoformat()
+        items.append(CustomerOut(*values))
+    return items
+
+
 def contact_out(c) -> ContactOut:
     return ContactOut(
         id=c.id,
@@ -250,7 +276,7 @@ class CustomerApi(Controller):
             with erp.read_sessionmaker() as s:
                 rows, total = services.search(erp, s, user, query)
             return CustomerPage(
-                items=[out(c) for c in rows],
+                items=out_rows(rows),
                 total=total,
                 page=page,
                 per_page=per_page,
