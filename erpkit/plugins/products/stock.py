@@ -27,7 +27,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import Select, func, insert, select, tuple_, update
+from sqlalchemy import Select, bindparam, func, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from erpkit.core import entities, preferences
@@ -398,9 +398,9 @@ def _apply(
 
     made = _insert_moves(session, rows)
     session.execute(
-        update(StockLevel),
+        _UPDATE_LEVEL,
         [
-            {"id": levels[key].id, "qty_on_hand": q, "avg_cost": avg, "updated_at": now}
+            {"level_id": levels[key].id, "qty_on_hand": q, "avg_cost": avg, "updated_at": now}
             for key, (q, avg) in state.items()
         ],
     )
@@ -421,6 +421,19 @@ def _apply(
         ),
     )
     return made
+
+
+#: one executemany for the levels (Core: no ORM bookkeeping for rows this module owns)
+_LEVELS = StockLevel.__table__
+_UPDATE_LEVEL = (
+    update(_LEVELS)
+    .where(_LEVELS.c.id == bindparam("level_id"))
+    .values(
+        qty_on_hand=bindparam("qty_on_hand"),
+        avg_cost=bindparam("avg_cost"),
+        updated_at=bindparam("updated_at"),
+    )
+)
 
 
 def _insert_moves(session: Session, rows: list[dict[str, Any]]) -> list[StockMove]:
