@@ -308,6 +308,10 @@ def test_receipts_adjustments_levels_and_ledger(client, erp, h):
     assert [x["kind"] for x in ledger["items"]][:2] == ["adjustment", "adjustment"]
     kinds = client.get("/api/v1/stock/moves?kind=receipt", headers=h["keeper"]).json()
     assert kinds["total"] == 3
+    days = "date_from=0001-01-01&date_to=9999-12-31"  # the ends of the calendar
+    assert client.get(f"/api/v1/stock/moves?{days}", headers=h["keeper"]).json()["total"] == 5
+    r = client.get("/api/v1/stock/moves?date_to=2000-01-01", headers=h["keeper"])
+    assert r.json()["total"] == 0
     detail = client.get(f"/api/v1/products/{pid}", headers=h["sales1"]).json()
     assert detail["qty_on_hand"] == "20.000" and detail["stock"][0]["warehouse_code"] == "WH01"
 

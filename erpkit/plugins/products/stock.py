@@ -630,11 +630,14 @@ class MoveQuery:
     per_page: int = 50
 
 
-def _day_start(d: date) -> datetime:
+def _day_start(d: date) -> datetime | None:
+    """The start of a (server-local) day in UTC; None at the ends of the calendar."""
     from datetime import UTC
 
-    # days are the server's local days, as people read the ledger
-    return datetime.combine(d, time.min).astimezone().astimezone(UTC)
+    try:
+        return datetime.combine(d, time.min).astimezone().astimezone(UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
 
 
 def ledger(session: Session, query: MoveQuery) -> tuple[list[tuple], int]:
@@ -655,10 +658,13 @@ def ledger(session: Session, query: MoveQuery) -> tuple[list[tuple], int]:
         conds.append(StockMove.reference_type == query.reference_type)
     if query.reference_id is not None:
         conds.append(StockMove.reference_id == query.reference_id)
-    if query.date_from is not None:
-        conds.append(StockMove.created_at >= _day_start(query.date_from))
-    if query.date_to is not None:
-        conds.append(StockMove.created_at < _day_start(query.date_to + timedelta(days=1)))
+    start = _day_start(query.date_from) if query.date_from is not None else None
+    if start is not None:
+        conds.append(StockMove.created_at >= start)
+    if query.date_to is not None and query.date_to < date.max:
+        end = _day_start(query.date_to + timedelta(days=1))
+        if end is not None:
+            conds.append(StockMove.created_at < end)
     if query.q:
         text = query.q.strip()
         conds.append(Product.name.like(_like(text)) | (Product.sku_key == text.casefold()))
