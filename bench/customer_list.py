@@ -16,8 +16,9 @@
    granian and the options ``erpkit serve`` uses, see bench/startup_healthz.py) and
    drives it with ``wrk -t2 -c32 -d10s`` (bearer token for the API, the session cookie
    of a sign-in through /login for the page).
-4. Deep pages: sequential requests (one connection, the pages in turn, median latency)
-   of page 1, 50, 100
+4. Deep pages: sequential requests (one connection, the pages in turn, median latency),
+   each page both by number (``page=N``, OFFSET) and by cursor (``after=`` the previous
+   page's ``next_after``, an index seek), of page 1, 50, 100
    of sales01's list (5,000 customers) and, as admin over all customers, page 1, 1000,
    2000. Deep pages must not slow down with the page number.
 
@@ -501,18 +502,30 @@ class Bench:
             (SALES, auth, (1, max(1, per_sales // 2), per_sales)),
             ("admin", admin, (1, max(1, per_admin // 2), per_admin)),
         ):
+            paths = {}
             for page in pages:
                 status, raw, _r = request(port, "GET", f"{API}?page={page}", headers=headers)
                 body = json.loads(raw)
                 if status != 200 or len(body["items"]) != 50:
                     raise RuntimeError(f"{who} page {page}: {status}, {len(body['items'])} items")
-            paths = [f"{API}?page={page}" for page in pages]
-            measured = latencies(port, paths, headers, n)
-            for page, path in zip(pages, paths, strict=True):
+                paths[("page", page)] = f"{API}?page={page}"
+                # the same page reached by cursor: the previous page's next_after
+                if page == 1:
+                    paths[("after", page)] = f"{API}"
+                    continue
+                _s, raw, _r = request(port, "GET", f"{API}?page={page - 1}", headers=headers)
+                cursor = json.loads(raw)["next_after"]
+                _s, raw, _r = request(port, "GET", f"{API}?after={cursor}", headers=headers)
+                if [c["id"] for c in json.loads(raw)["items"]] != [c["id"] for c in body["items"]]:
+                    raise RuntimeError(f"{who} page {page}: the cursor gives other rows")
+                paths[("after", page)] = f"{API}?after={cursor}"
+            measured = latencies(port, list(paths.values()), headers, n)
+            for (mode, page), path in paths.items():
                 med, p90 = measured[path]
-                self.pages.setdefault(who, []).append((page, med, p90))
+                self.pages.setdefault((who, mode), []).append((page, med, p90))
                 print(
-                    f"  {who} page {page:>5}: median {med:7.2f} ms  p90 {p90:7.2f} ms", flush=True
+                    f"  {who} {mode:<5} page {page:>5}: median {med:7.2f} ms  p90 {p90:7.2f} ms",
+                    flush=True,
                 )
 
     def bare_round(self, rnd, key):
@@ -603,16 +616,20 @@ def report(bench: Bench, args) -> bool:
         f"target (erpkit API >= 70% of the faster bare handler): {ratio:.0%} -> "
         f"{'met' if ok else 'NOT met'}"
     )
-    print(f"\ndeep pages ({args.latency_requests} sequential requests each, one connection)")
-    for who, rows in bench.pages.items():
+    print(
+        f"\ndeep pages ({args.latency_requests} requests each, one connection, in turn); "
+        "by cursor (after=next_after) they must not slow down; by page number (OFFSET) "
+        "is shown for comparison"
+    )
+    for (who, mode), rows in bench.pages.items():
         first = rows[0][1]
         cells = "  ".join(f"page {p}: {m:.2f} ms (p90 {p90:.2f})" for p, m, p90 in rows)
         worst = max(m for _p, m, _x in rows) / first
         flat = worst <= 1.5
-        ok = ok and flat
-        print(
-            f"  {who:<8} {cells}  deepest/first {worst:.2f}x -> {'flat' if flat else 'SLOWS DOWN'}"
-        )
+        if mode == "after":
+            ok = ok and flat
+        verdict = ("flat" if flat else "SLOWS DOWN") if mode == "after" else "(OFFSET)"
+        print(f"  {who:<8} {mode:<5} {cells}  deepest/first {worst:.2f}x -> {verdict}")
     return ok
 
 

@@ -182,16 +182,19 @@ async def submit_form(
     return await anyio.to_thread.run_sync(work)
 
 
-async def run_read(work, *, scan: bool = False):
+async def run_read(erp, work, *, scan: bool = False):
     """Run a request's database reads ``work()``.
 
-    Short indexed reads (a page of a list, a record) run on the event loop: the hop to
-    the thread pool costs more than the read (2.4x on a 50-row page here; with one
-    worker the GIL serialises the Python work anyway). Reads that may scan many rows
-    (``scan=True``: free-text search, exports) go to the thread pool, so that other
-    requests are served while the database works.
+    On SQLite, short indexed reads (a page of a list, a record) run on the event loop:
+    they are in-process work with nothing to wait for, and the hop to the thread pool
+    costs more than the read (2.4x on a 50-row page here; with one worker the GIL
+    serialises the Python work anyway). Reads that may scan many rows (``scan=True``:
+    free-text search, exports) go to the thread pool, so that other requests are served
+    meanwhile. On PostgreSQL every read goes to the thread pool: a query waits for the
+    server, and threads let those waits overlap (bench/customer_list.py: the bare
+    handler on the loop reached a third of the one in the thread pool).
     """
-    if scan:
+    if scan or not erp.settings.is_sqlite:
         return await anyio.to_thread.run_sync(work)
     return work()
 

@@ -31,6 +31,7 @@ OptionParam = Annotated[str | None, QueryParameter(max_length=100)]
 SortParam = Annotated[str | None, QueryParameter(max_length=40)]
 OwnerParam = Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)]
 DateParam = Annotated[date | None, QueryParameter()]
+AfterParam = Annotated[str | None, QueryParameter(max_length=600)]
 
 
 class CustomerIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -145,6 +146,9 @@ class CustomerPage(msgspec.Struct):
     page: int
     per_page: int
     pages: int
+    #: pass as ``after`` for the next page (None on the last page): deep pages cost
+    #: what the first does, unlike ``page``
+    next_after: str | None = None
 
 
 def out(c: Customer) -> CustomerOut:
@@ -263,28 +267,33 @@ class CustomerApi(Controller):
         sort: SortParam = None,
         page: Page = 1,
         per_page: PerPage = 50,
+        after: AfterParam = None,
     ) -> CustomerPage:
         """The customers you may see (own, department or all), filtered, sorted, paged.
-        ``sort``: a field name, ``-`` first for descending (default ``-id``)."""
+        ``sort``: a field name, ``-`` first for descending (default ``-id``). Page with
+        ``page``, or with ``after`` = the previous page's ``next_after`` (same filters and
+        sort): a cursor finds the next page directly, however deep."""
         erp = request.app.state.erp
         query = list_query(
             q, region, owner_id, industry, source, grade, category, sort, page, per_page, due_by
         )
+        query.after = after
         user = request.scope["user"]
 
         def work() -> CustomerPage:
             with erp.read_sessionmaker() as s:
-                rows, total = services.search(erp, s, user, query)
+                found = services.search(erp, s, user, query)
             return CustomerPage(
-                items=out_rows(rows),
-                total=total,
-                page=page,
+                items=out_rows(found.rows),
+                total=found.total,
+                page=1 if after else page,
                 per_page=per_page,
-                pages=max(1, -(-total // per_page)),
+                pages=max(1, -(-found.total // per_page)),
+                next_after=found.next_after,
             )
 
         # a text search may scan the table: off the event loop
-        return await run_read(work, scan=bool(q))
+        return await run_read(erp, work, scan=bool(q))
 
     @post("/", sync_to_thread=True, opt={"permission": services.PERM_CREATE})
     def create_customer(

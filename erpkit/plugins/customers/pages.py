@@ -13,7 +13,7 @@ from erpkit.core.auth.service import user_labels
 from erpkit.core.errors import ValidationError
 from erpkit.core.fields import options
 from erpkit.core.params import Page, PathId, Search
-from erpkit.core.web import detail_extras, form_errors, submit_form
+from erpkit.core.web import detail_extras, form_errors, run_read, submit_form
 from erpkit.core.web import page as render
 
 from . import services
@@ -53,6 +53,32 @@ def _labels(session) -> dict[str, dict[str, str]]:
     return {k: options.labels(session, lc) for k, lc in services.OPTION_FIELDS.items()}
 
 
+class _Shown(dict):
+    """Code -> text for a table cell: an unknown code shows as itself, none as nothing."""
+
+    def __missing__(self, key):
+        return "" if key is None or key == "" else key
+
+
+def _shown(session, rows) -> dict[str, Any]:
+    """What the list table prints for codes and owners, built once per page (the
+    template looks each cell up by subscript instead of calling per cell)."""
+    from erpkit.core.i18n import gettext as _
+
+    shown: dict[str, Any] = {k: _Shown(v) for k, v in _labels(session).items()}
+    shown["category"] = _Shown({k: _(v) for k, v in services.CATEGORY_LABELS.items()})
+    shown["owner"] = _Owners(user_labels(session, {c.owner_id for c in rows}))
+    shown["today"] = date.today()
+    return shown
+
+
+class _Owners(dict):
+    """User id -> name; an unknown id shows as nothing."""
+
+    def __missing__(self, key):
+        return ""
+
+
 def _form_values(form) -> dict[str, Any]:
     values: dict[str, Any] = {k: str(form.get(k, "")) for k in FORM_FIELDS if k in form}
     owner = str(form.get("owner_id", "")).strip()
@@ -83,8 +109,8 @@ class CustomerPages(Controller):
     include_in_schema = False
     opt = {"permission": services.PERM_VIEW}
 
-    @get("/", sync_to_thread=True)
-    def index(
+    @get("/")
+    async def index(
         self,
         request: Request,
         q: Search = None,
@@ -98,31 +124,24 @@ class CustomerPages(Controller):
         sort: SortParam = None,
         page: Page = 1,
     ) -> Template:
-        return self._list(
-            request,
-            list_query(
-                q,
-                region,
-                owner_id,
-                industry,
-                source,
-                grade,
-                category,
-                sort,
-                page,
-                PER_PAGE,
-                due_by,
-            ),
-            "customers/list.html",
+        query = list_query(
+            q, region, owner_id, industry, source, grade, category, sort, page, PER_PAGE, due_by
+        )
+        return await run_read(
+            request.app.state.erp,
+            lambda: self._list(request, query, "customers/list.html"),
+            scan=bool(q),
         )
 
-    @get("/due", sync_to_thread=True)
-    def due(self, request: Request, page: Page = 1) -> Template:
+    @get("/due")
+    async def due(self, request: Request, page: Page = 1) -> Template:
         """Customers whose next follow-up is today or overdue, soonest first."""
         query = services.ListQuery(
             due_by=date.today(), sort="next_follow_up_at", page=page, per_page=PER_PAGE
         )
-        return self._list(request, query, "customers/due.html")
+        return await run_read(
+            request.app.state.erp, lambda: self._list(request, query, "customers/due.html")
+        )
 
     def _list(self, request: Request, query: services.ListQuery, template: str) -> Template:
         erp = request.app.state.erp
@@ -133,7 +152,8 @@ class CustomerPages(Controller):
             query.sort = "-id"
         with erp.read_sessionmaker() as s:
             extra = fields.filters(erp, s, services.ENTITY, request.query_params)
-            rows, total = services.search(erp, s, user, query, extra)
+            found = services.search(erp, s, user, query, extra)
+            rows, total = found.rows, found.total
             params = {
                 "q": query.q or "",
                 "sort": query.sort if query.sort != "-id" else "",
@@ -152,8 +172,7 @@ class CustomerPages(Controller):
                 pages=max(1, -(-total // query.per_page)),
                 query=query,
                 params=params,
-                labels=_labels(s),
-                owners=user_labels(s, {c.owner_id for c in rows}),
+                shown=_shown(s, rows),
                 owner_choices=_owner_choices(s, user),
                 defs=fields.list_columns(erp, s, services.ENTITY),
                 filter_params=fields.filter_values(request.query_params),

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Row, Select, asc, bindparam, desc, func, or_, select
 from sqlalchemy.orm import Session
 
-from erpkit.core import entities, preferences
+from erpkit.core import entities, paging, preferences
 from erpkit.core.auth.models import User
 from erpkit.core.auth.service import scope_params, scope_shape
 from erpkit.core.db import StatementCache
@@ -411,6 +411,9 @@ class ListQuery:
     sort: str = "-id"
     page: int = 1
     per_page: int = 50
+    #: a cursor (erpkit.core.paging) from the previous page's ``next_after``: the page
+    #: after that row, found by an index seek however deep (``page`` is then ignored)
+    after: str | None = None
 
 
 def parse_sort(sort: str | None) -> str:
@@ -442,8 +445,28 @@ def _binds(user, query: ListQuery) -> tuple[tuple, dict[str, Any]]:
         params[f"f_{key}"] = query.filters[key]
     if query.due_by is not None:
         params["due_by"] = query.due_by
-    shape = (scope_shape(user), q_parts, query.owner_id is not None, filters, "due_by" in params)
+    after = None
+    if query.after:
+        key = parse_sort(query.sort).lstrip("-")
+        value, row_id = paging.decode(query.after, query.sort, _python_type(SORTS[key]))
+        params.update(paging.params(value, row_id))
+        after = value is None
+    shape = (
+        scope_shape(user),
+        q_parts,
+        query.owner_id is not None,
+        filters,
+        "due_by" in params,
+        after,
+    )
     return shape, params
+
+
+def _python_type(column) -> type | None:
+    try:
+        return column.type.python_type
+    except NotImplementedError:
+        return None
 
 
 def list_statement(erp, user, query: ListQuery, extra_where=()) -> Select:
@@ -474,6 +497,17 @@ def list_statement(erp, user, query: ListQuery, extra_where=()) -> Select:
     return stmt
 
 
+def _after(sort: str, value, nulls_high: bool):
+    return paging.after(
+        SORTS[sort.lstrip("-")],
+        Customer.id,
+        value,
+        0,
+        descending=sort.startswith("-"),
+        nulls_high=nulls_high,
+    )
+
+
 def _order(sort: str):
     key = sort.lstrip("-")
     column = SORTS[key]
@@ -488,23 +522,34 @@ def _order(sort: str):
 _STATEMENTS = StatementCache()
 
 
-def search(erp, session: Session, user, query: ListQuery, extra_where=()) -> tuple[list[Row], int]:
-    """One page of the customers ``user`` may see (rows with the model's attribute names,
-    read-only), and how many there are.
+@dataclass
+class ListPage:
+    rows: list[Row]
+    total: int
+    #: the cursor of the page after this one (None on the last page)
+    next_after: str | None
 
-    Paged with a "deferred join": the page's ids are found first on the indexes alone
-    (OFFSET walks index entries, not rows), then only those rows are read; deep pages
-    cost little more than the first (bench/customer_list.py). The statements are built
-    once per shape of the query (filters set, sort, scope) and reused with this
-    query's values."""
+
+def search(erp, session: Session, user, query: ListQuery, extra_where=()) -> ListPage:
+    """One page of the customers ``user`` may see (rows with the model's attribute names,
+    read-only), how many there are, and the cursor of the next page.
+
+    ``page`` pages with a "deferred join": the page's ids are found first on the indexes
+    alone (OFFSET walks index entries, not rows), then only those rows are read. A cursor
+    (``after``) seeks to the next page directly: deep pages cost what the first does
+    (bench/customer_list.py). The statements are built once per shape of the query
+    (filters set, sort, scope) and reused with this query's values."""
     sort = parse_sort(query.sort)
     shape, params = _binds(user, query)
-    params["page_limit"] = query.per_page
-    params["page_offset"] = (query.page - 1) * query.per_page
+    params["page_limit"] = query.per_page + 1  # one more: is there a next page?
+    params["page_offset"] = 0 if query.after else (query.page - 1) * query.per_page
+    nulls_high = session.get_bind().dialect.name == "postgresql"
 
     def build():
         where = list_statement(erp, user, query, extra_where)
         count = select(func.count()).select_from(where.subquery())
+        if query.after:
+            where = where.where(_after(sort, params["after_value"], nulls_high))
         ids = (
             where.order_by(*_order(sort))
             .limit(bindparam("page_limit", literal_execute=False))
@@ -519,12 +564,18 @@ def search(erp, session: Session, user, query: ListQuery, extra_where=()) -> tup
     if extra_where:  # conditions of other modules (custom-field filters): not cached
         count, rows = build()
     else:
-        count, rows = _STATEMENTS.get((shape, sort), build, params)
+        count, rows = _STATEMENTS.get((shape, sort, nulls_high), build, params)
     # Core execution on the session's connection: plain rows need none of the ORM's
     # result machinery (a quarter of the list's time)
     conn = session.connection()
-    total = conn.execute(count, params).scalar()
-    return conn.execute(rows, params).all(), total or 0
+    total = conn.execute(count, {k: v for k, v in params.items() if not k.startswith("after_")})
+    found = conn.execute(rows, params).all()
+    next_after = None
+    if len(found) > query.per_page:
+        found = found[: query.per_page]
+        last = found[-1]
+        next_after = paging.encode(sort, getattr(last, SORTS[sort.lstrip("-")].key), last.id)
+    return ListPage(found, total.scalar() or 0, next_after)
 
 
 _LIST_COLUMNS = [getattr(Customer, attr.key) for attr in Customer.__mapper__.column_attrs]
