@@ -101,7 +101,7 @@ def test_create_read_list_and_change_a_product(client, erp, h):
     assert r.status_code == 201, r.text
     p = r.json()
     # Decimal amounts are JSON strings, with their places
-    assert (p["list_price"], p["cost_price"], p["tax_rate"]) == ("4800.00", "2600.00", "0.1300")
+    assert (p["list_price"], p["cost_price"], p["tax_rate"]) == ("4800.00", "2600.00", "0.13")
     assert (p["sku"], p["unit"], p["category"]) == ("sf-001", "set", "finished")
     assert p["active"] is True and p["image_url"] is None and p["stock"] == []
     # the unit by its Chinese name; the default tax rate is 13 %
@@ -109,7 +109,7 @@ def test_create_read_list_and_change_a_product(client, erp, h):
         client, h["clerk"], sku="TB-100", name="会议桌", unit="台", tax_rate=None, list_price="3600"
     )
     assert r.status_code == 201, r.text
-    assert (r.json()["unit"], r.json()["tax_rate"]) == ("unit", "0.1300")
+    assert (r.json()["unit"], r.json()["tax_rate"]) == ("unit", "0.13")
     got = client.get(f"/api/v1/products/{p['id']}", headers=h["sales1"]).json()
     assert got["name"] == "三人位布艺沙发" and got["spec"] == "2.1m 棉麻"
 
@@ -171,9 +171,10 @@ def test_a_float_or_text_where_a_number_belongs_is_refused(client, erp, h):
     with pytest.raises(BadValue):
         to_decimal(0.1, places=2)
     # JSON numbers are read exactly, never through a float
-    r = product(client, h["clerk"], list_price=0.1, cost_price=1234567890.12)
+    r = product(client, h["clerk"], list_price=0.1, cost_price=1234567890.12, tax_rate="0.065")
     assert r.status_code == 201, r.text
     assert (r.json()["list_price"], r.json()["cost_price"]) == ("0.10", "1234567890.12")
+    assert r.json()["tax_rate"] == "0.065"
     assert count(erp) == 1
 
 
@@ -765,7 +766,7 @@ def test_import_with_errors_and_report(client, erp, h):
         x["sku"]: x
         for x in client.get("/api/v1/products?q=new", headers=h["clerk"]).json()["items"]
     }
-    assert got["NEW-1"]["unit"] == "pcs" and got["NEW-1"]["tax_rate"] == "0.1300"
+    assert got["NEW-1"]["unit"] == "pcs" and got["NEW-1"]["tax_rate"] == "0.13"
     assert got["NEW-1"]["category"] == "finished" and got["NEW-1"]["list_price"] == "1200.00"
     assert got["new-2"]["unit"] == "set" and got["new-2"]["cost_price"] == "0.00"
     hist = client.get(

@@ -212,6 +212,12 @@ def _pages(total: int, per_page: int) -> int:
     return max(1, -(-total // per_page))
 
 
+def rate_out(rate: Decimal) -> Decimal:
+    """A tax rate as people write it: 0.13, 0.065 (2 to 4 places)."""
+    two = rate.quantize(Decimal("0.01"))
+    return two if two == rate else rate.normalize()
+
+
 def product_out(s, p: Product) -> ProductOut:
     return ProductOut(
         id=p.id,
@@ -222,7 +228,7 @@ def product_out(s, p: Product) -> ProductOut:
         unit_label=options.label(s, services.UNIT_LIST, p.unit),
         list_price=p.list_price,
         cost_price=p.cost_price,
-        tax_rate=p.tax_rate,
+        tax_rate=rate_out(p.tax_rate),
         category=p.category,
         category_label=options.label(s, services.CATEGORY_LIST, p.category) or None,
         description=p.description,

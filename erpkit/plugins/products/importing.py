@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from erpkit.core.audit import AuditLog
 from erpkit.core.db import utcnow
-from erpkit.core.fields import options
+from erpkit.core.fields.models import OptionItem
 from erpkit.core.i18n import N_
 from erpkit.core.i18n import gettext as _
 from erpkit.core.importing import Column, ImportSchema, RowError, insert_rows
@@ -137,12 +137,19 @@ def validate_row(row: dict[str, Any], ctx) -> None:
 
 
 def _lookup(session, list_code: str) -> dict[str, str]:
-    """Code, Chinese and English name (case folded) → code, of the active options."""
+    """Code, Chinese and English name (case folded) → code, of the active options
+    (read straight from the table: the import's session may be bound to a connection,
+    which the option cache does not serve)."""
     out: dict[str, str] = {}
-    for o in options.options(session, list_code):
-        if o.active:
-            for name in (o.code, o.label_zh, o.label_en):
-                out.setdefault(name.strip().casefold(), o.code)
+    rows = session.execute(
+        select(OptionItem.code, OptionItem.label_zh, OptionItem.label_en)
+        .where(OptionItem.list_code == list_code, OptionItem.active)
+        .order_by(OptionItem.sort, OptionItem.id)
+    )
+    for code, label_zh, label_en in rows:
+        for name in (code, label_zh, label_en):
+            if name:
+                out.setdefault(name.strip().casefold(), code)
     return out
 
 
