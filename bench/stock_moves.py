@@ -143,7 +143,7 @@ def floor_batch(erp, lines):
                 StockLevel.warehouse_id,
                 StockLevel.qty_on_hand,
                 StockLevel.avg_cost,
-            )  # noqa: E501
+            )
             .where(tuple_(StockLevel.product_id, StockLevel.warehouse_id).in_(pairs))
             .order_by(StockLevel.id)
             .with_for_update()
