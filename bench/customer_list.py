@@ -95,6 +95,7 @@ ERPKIT_ARGV = [ERPKIT, "serve", "--host", HOST, "--port", "{port}"]
 BARE_APP = textwrap.dedent(
     '''\
     """A bare Litestar app running erpkit's list SQL (written by bench/customer_list.py)."""
+    import base64
     import json
     import os
     from datetime import UTC, datetime
@@ -156,12 +157,21 @@ BARE_APP = textwrap.dedent(
             total = conn.exec_driver_sql(COUNT_SQL, COUNT_P).scalar()
             rows = conn.exec_driver_sql(PAGE_SQL, PAGE_P).mappings().all()
             per_page = CONFIG["per_page"]
+            # the SQL asks for one row more than a page: is there a next page? Its
+            # cursor as erpkit.core.paging writes it (sort -id: value and id)
+            next_after = None
+            if len(rows) > per_page:
+                rows = rows[:per_page]
+                last = rows[-1]["id"]
+                raw = json.dumps(["-id", last, last], separators=(",", ":")).encode()
+                next_after = base64.urlsafe_b64encode(raw).decode().rstrip("=")
             return {
                 "items": [item(m) for m in rows],
                 "total": total,
                 "page": CONFIG["page"],
                 "per_page": per_page,
                 "pages": max(1, -(-total // per_page)),
+                "next_after": next_after,
             }
 
 

@@ -590,3 +590,20 @@ def test_a_rolled_back_change_leaves_the_cache_alone_and_a_later_one_counts(erp,
         assert generations.current(erp.engine, "auth") == (before,)  # nothing committed
         service.get_user(s, people["sales2"]).display_name = "另一个"
     assert generations.current(erp.engine, "auth") == (before + 1,)
+
+
+def test_the_counter_connection_closes_with_the_engine(make_app):
+    """The auth counter is read on a connection of its own (no pool round trips); it
+    goes when the engine is disposed, so that no connection outlives its app."""
+    from erpkit.core import generations
+
+    erp = make_app().state.erp
+    assert generations.current(erp.engine, "auth") == (0,)
+    slot = generations._OWN[erp.engine.pool]
+    conn = slot[1]
+    assert conn is not None
+    erp.engine.dispose()
+    assert slot[1] is None
+    with pytest.raises(Exception):  # noqa: B017 (sqlite3 or psycopg: closed)
+        conn.cursor().execute("SELECT 1")
+    assert generations.current(erp.engine, "auth") == (0,)  # a new one after dispose
