@@ -497,3 +497,23 @@ def test_credit_code_and_phone_normal_forms():
 
     credit()
     mobile()
+
+
+# -- found by the API fuzz (tests/test_api_fuzz.py) ------------------------------------------
+
+
+def test_nul_in_a_filter_or_search_is_a_400_not_a_server_error(client, h, admin_headers):
+    """PostgreSQL refuses text with NUL characters: ``?region=%00`` reached the query and
+    answered 500 there. Every query parameter (and the path) is refused up front."""
+    for url in (
+        "/api/v1/customers?region=%E2%82%95%00",
+        "/api/v1/customers?owner_id=2&q=a%00b",
+        "/api/v1/customers/export.xlsx?industry=%00",
+    ):
+        r = client.get(url, headers=admin_headers)
+        assert r.status_code == 400, (url, r.status_code, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json")
+    # the same filter without the NUL works, and so does the page with one refused
+    assert client.get("/api/v1/customers?region=x", headers=h["manager"]).status_code == 200
+    login(client, "manager")
+    assert client.get("/customers?q=%00").status_code == 400

@@ -546,3 +546,32 @@ def test_projects_migration_matches_the_models(erp):
     from test_migrations import _diff
 
     assert _diff(erp, "projects") == []
+
+
+# -- found by the API fuzz (tests/test_api_fuzz.py) ------------------------------------------
+
+
+def test_nul_in_a_filter_or_search_is_a_400_not_a_server_error(client, people, h):
+    """PostgreSQL refuses text with NUL characters: ``?stage=%00`` answered 500."""
+    for url in (f"{API}?stage=a%00", f"{API}?q=%00&mine=true", f"{API}?sort=name%00"):
+        r = client.get(url, headers=h("manager"))
+        assert r.status_code == 400, (url, r.status_code, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json")
+    assert client.get(f"{API}?stage=a", headers=h("manager")).status_code == 200
+
+
+def test_the_openapi_document_declares_the_bounds_the_server_applies(client, people, h):
+    """Litestar's schemas of the bodies lost the bounds of list items (and bounds of 0):
+    ``project_ids: [0]`` was valid by the document and refused with 400 by the server."""
+    doc = client.get("/schema/openapi.json", headers=h("admin")).json()
+    schemas = doc["components"]["schemas"]
+    ids = schemas["AssignIn"]["properties"]["project_ids"]
+    assert ids["items"] == {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
+    assert ids["maxItems"] == 1000
+    required = schemas["PolicyIn"]["properties"]["required"]
+    assert required["items"] == {"type": "string", "maxLength": 50}
+    assert schemas["ProjectIn"]["additionalProperties"] is False
+    # and the server refuses exactly what the document refuses
+    r = client.post(f"{API}/assign", json={"project_ids": [0], "user_id": 1}, headers=h("admin"))
+    assert r.status_code == 400
+    assert r.json()["errors"][0]["field"] == "project_ids[0]"

@@ -141,6 +141,7 @@ async def check_access(scope, receive) -> None:
     """
     handler = scope.get("route_handler")
     opt = (handler.opt if handler is not None else None) or {}
+    _refuse_nul_in_url(scope)
     if scope["method"] not in SAFE_METHODS and not opt.get("csrf_exempt"):
         # Cookies are what a forged cross-site request carries: check when the request
         # is signed in by cookie, or is an HTML form (login, language switch).
@@ -174,6 +175,17 @@ async def _refuse_nul(scope, receive) -> None:
         return
     body = await Request(scope, receive).body()  # kept in the scope for the handler
     if marker in body:
+        raise ValidationException(
+            detail=i18n.gettext("Text must not contain NUL characters."),
+        )
+
+
+def _refuse_nul_in_url(scope) -> None:
+    """A NUL character in the path or a query parameter names nothing and cannot be
+    compared with stored text (PostgreSQL refuses it): a clear 400 for every parameter
+    of every route, as for bodies above."""
+    query = scope.get("query_string", b"")
+    if "\x00" in scope["path"] or b"%00" in query or b"\x00" in query:
         raise ValidationException(
             detail=i18n.gettext("Text must not contain NUL characters."),
         )
