@@ -24,7 +24,10 @@ def test_ruff_is_clean():
 def test_readme_has_exactly_one_run_line_and_one_test_line():
     readme = (ROOT / "README.md").read_text()
     commands = re.findall(r"^    (pip install .+)$", readme, re.M)
-    assert commands == ["pip install -e . && erpkit serve", 'pip install -e ".[test]" && pytest']
+    assert commands == [
+        "pip install -e . && erpkit serve",
+        'pip install -e ".[test]" && pytest -n 2',
+    ]
     # .ci/run finds the test line with this pattern and runs exactly that
     ci = (ROOT / ".ci" / "run").read_text()
     pattern = re.search(r"grep -E '(.+?)' README.md", ci).group(1)

@@ -144,7 +144,8 @@ def load(session: Session, list_codes: Iterable[str]) -> dict[str, list[Option]]
     wanted = list(dict.fromkeys(list_codes))
     missing = [c for c in wanted if c not in cache]
     if missing:
-        pool = session.get_bind().pool
+        bind = session.get_bind()  # an Engine, or a Connection the session was bound to
+        pool = bind.engine.pool
         shared = _SHARED.get(pool)
         if shared is None:
             shared = _SHARED.setdefault(pool, generations.GenerationCache(1000))
