@@ -372,8 +372,32 @@ def child(args) -> dict:
         out["rows_in_table"] = conn.execute(select(func.count()).select_from(Customer)).scalar()
         out["contacts"] = conn.execute(select(func.count()).select_from(Contact)).scalar()
     out["peak_rss_mb"] = peak_rss_mb()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    out["cpu_s"] = usage.ru_utime + usage.ru_stime  # the whole process, start-up included
+    out["db_cpu_s"] = server_cpu(erp)
     erp.engine.dispose()
     return out
+
+
+def server_cpu(erp) -> float | None:
+    """CPU seconds the PostgreSQL backends of this run's database have used, when the
+    server runs on this machine (/proc); None otherwise (SQLite works in-process)."""
+    if erp.settings.is_sqlite:
+        return None
+    from sqlalchemy import text
+
+    with erp.engine.connect() as conn:
+        pids = conn.execute(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        ).scalars()
+        total = 0
+        try:
+            for pid in pids:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, IndexError, ValueError):
+            return None
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def run_child(kind: str, file: Path, expect: Path, pg_base: str | None, mode: str) -> dict:
@@ -431,7 +455,8 @@ def make_pg_database(base: str):
 
 
 def profile(args) -> None:
-    """The framework run in-process under cProfile (SQLite, a temporary data dir)."""
+    """The framework run in-process under cProfile (SQLite, a temporary data dir; or
+    PostgreSQL with ``--db postgresql``, a temporary database)."""
     import cProfile
     import pstats
 
@@ -448,6 +473,7 @@ def profile(args) -> None:
         expect_file,
         data_dir,
     )
+    args.url, drop = make_pg_database(args.pg_url) if args.db == "postgresql" else (None, None)
     prof = cProfile.Profile()
     try:
         prof.enable()
@@ -455,6 +481,8 @@ def profile(args) -> None:
         prof.disable()
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
+        if drop:
+            drop()
     print(json.dumps(out, default=str))
     stats = pstats.Stats(prof)
     stats.sort_stats("tottime").print_stats(30)
@@ -503,8 +531,8 @@ def main() -> None:
     p.add_argument(
         "--profile",
         action="store_true",
-        help="run the framework import once in-process (SQLite) under cProfile and print "
-        "where the time goes",
+        help="run the framework import once in-process under cProfile (SQLite, or "
+        "PostgreSQL with --db postgresql) and print where the time goes",
     )
     p.add_argument("--child", choices=["framework", "floor"], help=argparse.SUPPRESS)
     p.add_argument("--file", help=argparse.SUPPRESS)
@@ -545,11 +573,12 @@ def main() -> None:
         for _round in range(args.rounds):
             floor = run_child("floor", file, expect_file, pg, args.mode)
             fw = run_child("framework", file, expect_file, pg, args.mode)
+            fw["load"] = os.getloadavg()[0]
             check_counts(label, fw, floor, expect, args.mode)
             results.append((label, fw, floor))
             print(
                 f"{label} round {_round + 1}: framework {fw['seconds']:.2f} s, "
-                f"floor {floor['seconds']:.2f} s",
+                f"floor {floor['seconds']:.2f} s (load {fw['load']:.1f})",
                 file=sys.stderr,
                 flush=True,
             )
@@ -563,17 +592,29 @@ def main() -> None:
         f"{expect['duplicates_in_db']:,} of customers in the database -> "
         f"{rows - bad:,} imported, {bad:,} rejected (checked)"
     )
-    print("each line one round (framework and floor run back to back; rows/s = file rows/s)\n")
+    print(
+        "each line one round (framework and floor run back to back; rows/s = file rows/s;\n"
+        "CPU = user + system seconds of the measuring process, start-up included, a check on\n"
+        "the noise of a shared machine (and of the PostgreSQL backends of the run, when the\n"
+        "server is on this machine); load = 1-minute load average after the round)\n"
+    )
     print(
         f"{'database':<20} {'framework':>10} {'rows/s':>8} {'(upload':>8} {'job)':>7} "
-        f"{'floor':>8} {'rows/s':>8} {'ratio':>6} {'RSS fw':>8} {'RSS floor':>10}"
+        f"{'floor':>8} {'rows/s':>8} {'ratio':>6} {'RSS fw':>8} {'RSS floor':>10} "
+        f"{'CPU fw':>7} {'CPU floor':>9} {'load':>5}"
     )
     for label, fw, floor in results:
         print(
             f"{label:<20} {fw['seconds']:>9.2f}s {rows / fw['seconds']:>8,.0f} "
             f"{fw['upload_s']:>7.2f}s {fw['job_s']:>6.2f}s {floor['seconds']:>7.2f}s "
             f"{rows / floor['seconds']:>8,.0f} {fw['seconds'] / floor['seconds']:>6.2f} "
-            f"{fw['peak_rss_mb']:>6.0f}MB {floor['peak_rss_mb']:>8.0f}MB"
+            f"{fw['peak_rss_mb']:>6.0f}MB {floor['peak_rss_mb']:>8.0f}MB "
+            f"{fw['cpu_s']:>6.1f}s {floor['cpu_s']:>8.1f}s {fw['load']:>5.1f}"
+            + (
+                f"   PostgreSQL CPU fw {fw['db_cpu_s']:.1f}s floor {floor['db_cpu_s']:.1f}s"
+                if fw.get("db_cpu_s") is not None and floor.get("db_cpu_s") is not None
+                else ""
+            )
         )
     # the machine is shared and noisy: compare the best round of each
     print(f"\nbest of {args.rounds} round(s):")

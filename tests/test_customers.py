@@ -499,6 +499,61 @@ def test_credit_code_and_phone_normal_forms():
     mobile()
 
 
+def test_fast_checks_give_the_reference_results():
+    """name_key and the credit-code check (written for speed: an import runs them per
+    row) agree with their plain definitions on any text."""
+    import re
+    import unicodedata
+
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from erpkit.core.errors import ValidationError
+    from erpkit.plugins.customers import checks
+
+    not_word = re.compile(r"[\W_]+", re.UNICODE)
+
+    def name_key(name):
+        key = not_word.sub("", unicodedata.normalize("NFKC", name).upper())
+        for suffix in checks._SUFFIXES:
+            s = not_word.sub("", suffix)
+            if key.endswith(s) and len(key) > len(s):
+                key = key[: -len(s)]
+                break
+        return key[:200]
+
+    values = {c: i for i, c in enumerate(checks.CREDIT_CHARS)}
+
+    def is_credit_code(code):
+        if len(code) != 18 or not all(c in values for c in code):
+            return False
+        total = sum(values[c] * pow(3, i, 31) for i, c in enumerate(code[:17]))
+        return checks.CREDIT_CHARS[(31 - total % 31) % 31] == code[17]
+
+    def clean(value):
+        try:
+            return checks.clean_credit_code(value)
+        except ValidationError:
+            return "refused"
+
+    names = st.text(
+        st.sampled_from("北京华鑫科技有限公司股份责任集团分 .,（）()ＡａCoLtdINC-_"), max_size=30
+    )
+    codes = st.text(
+        st.sampled_from(checks.CREDIT_CHARS + "IOSVZ a-ＡＢ１"), min_size=16, max_size=19
+    )
+
+    @given(names, codes)
+    def agree(name, code):
+        assert checks.name_key(name) == name_key(name)
+        assert checks.is_credit_code(code) == is_credit_code(code)
+        if len(code) == 18 and code.isascii() and code.isalnum() and code.isupper():
+            # the fast path: a code in normal form is kept as it is, or refused
+            assert clean(code) == (code if is_credit_code(code) else "refused")
+
+    agree()
+
+
 # -- found by the API fuzz (tests/test_api_fuzz.py) ------------------------------------------
 
 

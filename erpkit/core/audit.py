@@ -7,6 +7,7 @@ detail page and ``GET /api/v1/history/{entity_type}/{id}`` read it back.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -50,6 +51,40 @@ def record(
             user_id=getattr(user, "id", None),
             changes={k: [jsonable(old), jsonable(new)] for k, (old, new) in changes.items()},
         )
+    )
+
+
+def record_many(
+    session: Session,
+    entity_type: str,
+    entity_ids: Sequence[int],
+    action: str,
+    user_id: int | None,
+    changes: dict[str, tuple[Any, Any]] | None = None,
+    at: datetime | None = None,
+) -> None:
+    """One entry per id, all with the same action, user, time and changes (e.g. the
+    customers of one import batch): one executemany (COPY on PostgreSQL) for the lot,
+    as :func:`erpkit.core.importing.insert_rows` writes it."""
+    from erpkit.core.entities import jsonable
+    from erpkit.core.importing import insert_rows
+
+    if not entity_ids:
+        return
+    insert_rows(
+        session,
+        AuditLog,
+        [(i,) for i in entity_ids],
+        columns=("entity_id",),
+        const={
+            "entity_type": entity_type,
+            "action": action,
+            "user_id": user_id,
+            "at": at or utcnow(),
+            "changes": {
+                k: [jsonable(old), jsonable(new)] for k, (old, new) in (changes or {}).items()
+            },
+        },
     )
 
 

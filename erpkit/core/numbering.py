@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from functools import lru_cache
 
-from sqlalchemy import Integer, String, update
+from sqlalchemy import Integer, String, bindparam, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -102,25 +103,43 @@ def next_numbers(
     today = today or date.today()
     last = _bump(session, entity_type, pattern, count, today)
     fmt = _formatter(pattern, today)
-    return [fmt(value) for value in range(last - count + 1, last + 1)]
+    return list(map(fmt, range(last - count + 1, last + 1)))
+
+
+def _bump_statement():
+    """``UPDATE ... SET last_value = last_value + :n ... RETURNING last_value``, built
+    once: as an ORM statement built per call it cost over a millisecond, ten times the
+    statement's own time (an import numbers each batch of 1,000 customers)."""
+    t = Sequence.__table__
+    return (
+        update(t)
+        .where(t.c.entity_type == bindparam("b_entity_type"), t.c.period == bindparam("b_period"))
+        .values(last_value=t.c.last_value + bindparam("b_count", type_=Integer))
+        .returning(t.c.last_value)
+    )
+
+
+_BUMP = _bump_statement()
+
+
+@lru_cache(maxsize=256)
+def _checked(pattern: str) -> str:
+    check_pattern(pattern)
+    return pattern
 
 
 def _bump(session: Session, entity_type: str, pattern: str, count: int, today: date) -> int:
-    check_pattern(pattern)
+    _checked(pattern)
     period = period_of(pattern, today)
-    bump = (
-        update(Sequence)
-        .where(Sequence.entity_type == entity_type, Sequence.period == period)
-        .values(last_value=Sequence.last_value + count)
-        .returning(Sequence.last_value)
-    )
-    value = session.execute(bump).scalar()
+    conn = session.connection()
+    params = {"b_entity_type": entity_type, "b_period": period, "b_count": count}
+    value = conn.execute(_BUMP, params).scalar()
     if value is None:
-        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        session.execute(
+        insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+        conn.execute(
             insert(Sequence)
             .values(entity_type=entity_type, period=period, last_value=0)
             .on_conflict_do_nothing()
         )
-        value = session.execute(bump).scalar()
+        value = conn.execute(_BUMP, params).scalar()
     return value

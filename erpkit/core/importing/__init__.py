@@ -35,8 +35,9 @@ COPY on PostgreSQL): ORM ``add_all`` is about ten times slower.
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
@@ -155,22 +156,39 @@ def _copy_enabled() -> bool:
     return os.environ.get("ERPKIT_IMPORT_COPY", "1") not in {"0", "false", "no"}
 
 
-def insert_rows(session: Session, table: Table | Any, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert ``rows`` (dicts with the same keys) into ``table`` in the session's
-    transaction, without RETURNING: COPY on PostgreSQL, one DB-API executemany on
-    SQLite (the values go through the column types' bind processors, as SQLAlchemy
-    would, at a fifth of its per-row cost; bench/import_rows.py). Python-side column
-    defaults (``default=dict``) are applied either way."""
+def insert_rows(
+    session: Session,
+    table: Table | Any,
+    rows: Sequence[Mapping[str, Any]] | Sequence[Sequence[Any]],
+    *,
+    columns: Sequence[str] | None = None,
+    const: Mapping[str, Any] | None = None,
+) -> None:
+    """Insert ``rows`` into ``table`` in the session's transaction, without RETURNING:
+    COPY on PostgreSQL, one DB-API executemany on SQLite (the values go through the
+    column types' bind processors, as SQLAlchemy would, at a fifth of its per-row cost;
+    bench/import_rows.py). Python-side column defaults (``default=dict``) are applied
+    to the columns the rows leave out, either way.
+
+    ``rows`` are dicts with the same keys; or, with ``columns``, tuples (or lists) of
+    values in that order, which spares building a dict per row. ``const`` gives the
+    columns whose value is the same for every row (the user, the time, an empty JSON
+    object): converted once for the batch, not once per row."""
     if not rows:
         return
     table = getattr(table, "__table__", table)
     conn = session.connection()
     name = conn.dialect.name
     if name == "postgresql" and _copy_enabled():
-        _copy(conn, table, rows)
+        _copy(conn, table, rows, columns, const or {})
     elif name == "sqlite":
-        _executemany(conn, table, rows)
+        _executemany(conn, table, rows, columns, const or {})
     else:
+        if columns is not None:
+            keys = list(columns)
+            rows = [dict(zip(keys, row, strict=True)) for row in rows]
+        if const:
+            rows = [{**row, **const} for row in rows]
         conn.execute(insert(table), list(rows))
 
 
@@ -188,71 +206,199 @@ def _defaults(table: Table, keys: list[str]) -> list[tuple[str, Callable[[], Any
     return extra
 
 
-def _executemany(conn, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    keys = list(rows[0])
-    extra = _defaults(table, keys)
-    names = keys + [n for n, _f in extra]
-    dialect = conn.dialect
-    procs = []
-    for i, n in enumerate(names):
-        proc = table.c[n].type.dialect_impl(dialect).bind_processor(dialect)
-        if proc is not None:
-            procs.append((i, proc))
-    prep = dialect.identifier_preparer
-    sql = (
-        f"INSERT INTO {prep.format_table(table)} ({', '.join(prep.quote(n) for n in names)}) "  # noqa: S608
-        f"VALUES ({', '.join('?' * len(names))})"
-    )
+def _row_values(
+    rows: Sequence[Any], keys: list[str], columns: Sequence[str] | None, copy: bool
+) -> Iterator[Sequence[Any]]:
+    """Each row's values in the order of ``keys`` (a new list when ``copy``)."""
+    if columns is not None:
+        if copy:
+            yield from map(list, rows)
+        else:
+            yield from rows
+        return
     get = itemgetter(*keys)
     single = len(keys) == 1
-    params = []
     for row in rows:
         try:
             values = [get(row)] if single else list(get(row))
         except KeyError:
             values = [row.get(k) for k in keys]
-        for _n, make in extra:
-            values.append(make())
-        for i, proc in procs:
-            v = values[i]
-            if v is not None:
-                values[i] = proc(v)
-        params.append(tuple(values))
+        yield values
+
+
+def _executemany(
+    conn,
+    table: Table,
+    rows: Sequence[Any],
+    columns: Sequence[str] | None,
+    const: Mapping[str, Any],
+) -> None:
+    keys = list(columns) if columns is not None else list(rows[0])
+    extra = _defaults(table, keys + list(const))
+    names = keys + list(const) + [n for n, _f in extra]
+    dialect = conn.dialect
+
+    def processor(n):
+        return table.c[n].type.dialect_impl(dialect).bind_processor(dialect)
+
+    procs = [(i, p) for i, n in enumerate(keys) if (p := processor(n)) is not None]
+    tail = []
+    for n, v in const.items():
+        p = processor(n)
+        tail.append(p(v) if p is not None and v is not None else v)
+    tail = tuple(tail)
+    # the defaults come after the constants in each row; they are converted as well
+    extra = [(n, make, processor(n)) for n, make in extra]
+    prep = dialect.identifier_preparer
+    sql = (
+        f"INSERT INTO {prep.format_table(table)} ({', '.join(prep.quote(n) for n in names)}) "  # noqa: S608
+        f"VALUES ({', '.join('?' * len(names))})"
+    )
+    if columns is not None and not procs and not extra:
+        # the rows as given, the constant values after them: no per-value work at all
+        params = [tuple(row) + tail for row in rows] if tail else [tuple(row) for row in rows]
+    else:
+        params = []
+        for values in _row_values(rows, keys, columns, copy=True):
+            for i, proc in procs:
+                v = values[i]
+                if v is not None:
+                    values[i] = proc(v)
+            values.extend(tail)
+            for _n, make, proc in extra:
+                v = make()
+                values.append(proc(v) if proc is not None and v is not None else v)
+            params.append(tuple(values))
     conn.exec_driver_sql(sql, params)
 
 
-def _copy(conn, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+def _copy(
+    conn,
+    table: Table,
+    rows: Sequence[Any],
+    columns: Sequence[str] | None,
+    const: Mapping[str, Any],
+) -> None:
     import psycopg
     from psycopg.types.json import Jsonb
     from sqlalchemy.exc import DBAPIError
 
-    keys = list(rows[0])
-    extra = _defaults(table, keys)
-    names = keys + [n for n, _f in extra]
-    json_cols = [i for i, n in enumerate(names) if isinstance(table.c[n].type, JSON)]
+    keys = list(columns) if columns is not None else list(rows[0])
+    extra = _defaults(table, keys + list(const))
+    names = keys + list(const) + [n for n, _f in extra]
+    json_cols = [i for i, n in enumerate(keys) if isinstance(table.c[n].type, JSON)]
+    # COPY's text format: a JSON value the same for every row goes in as its text, once
+    tail = tuple(
+        json.dumps(v) if v is not None and isinstance(table.c[n].type, JSON) else v
+        for n, v in const.items()
+    )
+    json_extra = [isinstance(table.c[n].type, JSON) for n, _f in extra]
     prep = conn.dialect.identifier_preparer
     sql = f"COPY {prep.format_table(table)} ({', '.join(prep.quote(n) for n in names)}) FROM STDIN"
-    get = itemgetter(*keys)
-    single = len(keys) == 1
     raw = conn.connection.driver_connection
     try:
         with raw.cursor() as cur, cur.copy(sql) as copy:
             write = copy.write_row
-            for row in rows:
-                try:
-                    values = [get(row)] if single else list(get(row))
-                except KeyError:
-                    values = [row.get(k) for k in keys]
-                for _n, make in extra:
-                    values.append(make())
+            if columns is not None and not json_cols and not extra:
+                if tail:
+                    for row in rows:
+                        write((*row, *tail))
+                else:
+                    for row in rows:
+                        write(row)
+                return
+            for values in _row_values(rows, keys, columns, copy=True):
                 for i in json_cols:
                     if values[i] is not None:
                         values[i] = Jsonb(values[i])
+                values.extend(tail)
+                for (_n, make), is_json in zip(extra, json_extra, strict=True):
+                    v = make()
+                    values.append(Jsonb(v) if is_json and v is not None else v)
                 write(values)
     except psycopg.Error as exc:
         # as SQLAlchemy would raise it (IntegrityError, DataError...), so that callers
         # handle COPY and executemany alike
         raise DBAPIError.instance(sql, None, exc, psycopg.Error) from exc
+
+
+def _single_pk(table: Table):
+    pk = list(table.primary_key.columns)
+    if len(pk) != 1:
+        raise ValueError(f"{table.name} has no single-column primary key")
+    return pk[0]
+
+
+def reserve_ids(session: Session, table: Table | Any, count: int) -> list[int]:
+    """``count`` new primary-key values of ``table``, for rows the caller inserts with
+    their ids (so that it knows them without RETURNING or a query by another key).
+
+    PostgreSQL: taken from the column's sequence in one query (safe under concurrent
+    inserts; not necessarily consecutive). SQLite: the next ``count`` after the
+    largest id, which is safe because the session's transaction holds SQLite's write
+    lock (``BEGIN IMMEDIATE``; see :mod:`erpkit.core.db`): nobody else inserts until it
+    ends. A table declared ``sqlite_autoincrement`` also skips ids used before."""
+    if count < 1:
+        return []
+    table = getattr(table, "__table__", table)
+    pk = _single_pk(table)
+    conn = session.connection()
+    prep = conn.dialect.identifier_preparer
+    if conn.dialect.name == "postgresql":
+        found = conn.exec_driver_sql(
+            "SELECT nextval(q.s) FROM (SELECT pg_get_serial_sequence(%s, %s)::regclass AS s) q, "
+            "generate_series(1, %s)",
+            (prep.format_table(table), pk.name, count),
+        )
+        return [r[0] for r in found]
+    last = conn.exec_driver_sql(
+        f"SELECT max({prep.quote(pk.name)}) FROM {prep.format_table(table)}"  # noqa: S608
+    ).scalar()
+    last = last or 0
+    if table.kwargs.get("sqlite_autoincrement"):
+        seq = conn.exec_driver_sql(
+            "SELECT seq FROM sqlite_sequence WHERE name = ?", (table.name,)
+        ).scalar()
+        last = max(last, seq or 0)
+    return list(range(last + 1, last + 1 + count))
+
+
+def find_existing(
+    session: Session,
+    table: Table | Any,
+    keys: Mapping[str, Collection[Any]],
+    give: str,
+) -> dict[str, dict[Any, Any]]:
+    """Which of the given values are stored already, for several columns at once:
+    ``{column: {value: the stored row's give}}`` (e.g. name, credit code and phone ->
+    customer number, for duplicate checks of a batch). One statement for all the
+    columns, one parameter per column (PostgreSQL ``= ANY(array)``, SQLite ``IN
+    json_each``), so that a batch of 1,000 values costs one cached statement rather
+    than compiling and binding 1,000 parameters. Values: text or numbers."""
+    table = getattr(table, "__table__", table)
+    out: dict[str, dict[Any, Any]] = {k: {} for k in keys}
+    asked = [(k, list(v)) for k, v in keys.items() if v]
+    if not asked:
+        return out
+    conn = session.connection()
+    dialect = conn.dialect
+    prep = dialect.identifier_preparer
+    name, given = prep.format_table(table), prep.quote(give)
+    parts, params = [], []
+    for index, (key, values) in enumerate(asked):
+        col = table.c[key]
+        if dialect.name == "postgresql":
+            array = f"{col.type.compile(dialect=dialect)}[]"
+            test = f"{prep.quote(key)} = ANY(CAST(%s AS {array}))"
+            params.append(values)
+        else:
+            test = f"{prep.quote(key)} IN (SELECT value FROM json_each(?))"  # noqa: S608
+            params.append(json.dumps(values))
+        parts.append(f"SELECT {index}, {prep.quote(key)}, {given} FROM {name} WHERE {test}")  # noqa: S608
+    sql = " UNION ALL ".join(parts)
+    for index, value, found in conn.exec_driver_sql(sql, tuple(params)):
+        out[asked[index][0]][value] = found
+    return out
 
 
 from erpkit.core.importing.service import preview, start_import, template_xlsx  # noqa: E402
@@ -264,8 +410,10 @@ __all__ = [
     "ImportContext",
     "ImportSchema",
     "RowError",
+    "find_existing",
     "insert_rows",
     "preview",
+    "reserve_ids",
     "start_import",
     "template_xlsx",
 ]

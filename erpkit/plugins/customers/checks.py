@@ -14,26 +14,31 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from operator import mul
 
 from erpkit.core.errors import ValidationError
 from erpkit.core.i18n import gettext as _
 
 CREDIT_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _CREDIT_VALUE = {c: i for i, c in enumerate(CREDIT_CHARS)}
+_CREDIT_SET = frozenset(CREDIT_CHARS)
 _CREDIT_WEIGHTS = [pow(3, i, 31) for i in range(17)]
 _ID_WEIGHTS = [pow(2, 17 - i, 11) for i in range(17)]
 _ID_CHECK = "10X98765432"
 
 
 def credit_code_check_char(first17: str) -> str:
-    total = sum(_CREDIT_VALUE[c] * w for c, w in zip(first17, _CREDIT_WEIGHTS, strict=True))
+    # map/sum in C: a generator over zip cost a third of an import's row checks
+    if len(first17) != 17:
+        raise ValueError("a credit code's check character is computed from 17 characters")
+    total = sum(map(mul, map(_CREDIT_VALUE.__getitem__, first17), _CREDIT_WEIGHTS))
     return CREDIT_CHARS[(31 - total % 31) % 31]
 
 
 def is_credit_code(code: str) -> bool:
     return (
         len(code) == 18
-        and all(c in _CREDIT_VALUE for c in code)
+        and _CREDIT_SET.issuperset(code)
         and credit_code_check_char(code[:17]) == code[17]
     )
 
@@ -169,15 +174,17 @@ _SUFFIXES = (
     "GMBH",
 )
 _NOT_WORD = re.compile(r"[\W_]+", re.UNICODE)
+#: the suffixes as they appear in a key (reduced like the name), in the same order
+_SUFFIX_KEYS = tuple(_NOT_WORD.sub("", s) for s in _SUFFIXES)
 
 
 def name_key(name: str) -> str:
     """A customer name reduced for duplicate checks: width, case, spaces, punctuation
     and the company form (有限公司, Co., Ltd.) do not count."""
     key = _NOT_WORD.sub("", unicodedata.normalize("NFKC", name).upper())
-    for suffix in _SUFFIXES:
-        s = _NOT_WORD.sub("", suffix)
-        if key.endswith(s) and len(key) > len(s):
-            key = key[: -len(s)]
-            break
+    if key.endswith(_SUFFIX_KEYS):
+        for s in _SUFFIX_KEYS:
+            if key.endswith(s) and len(key) > len(s):
+                key = key[: -len(s)]
+                break
     return key[:200]

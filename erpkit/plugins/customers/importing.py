@@ -1,12 +1,12 @@
 """The customer import (批量导入) through the core's import framework.
 
 Per row: the checks of the customer form (credit code, phone, e-mail, option codes).
-Per batch of 1,000: duplicates against the database (one query per key) and within
-the file (keys seen so far), then one executemany (COPY on PostgreSQL) of the
-customers, one query for their ids, and one executemany each for their contacts and
-their audit entries. Duplicates are refused whatever the duplicate policy says: an
-import has nobody to confirm a warning row by row; the report lists each with the
-customer it duplicates.
+Per batch of 1,000: duplicates against the database (one statement for the three
+keys) and within the file (keys seen so far), then one statement for the numbers,
+one for the ids (reserved, so that nothing is read back), and one executemany (COPY
+on PostgreSQL) each for the customers, their contacts and their audit entries.
+Duplicates are refused whatever the duplicate policy says: an import has nobody to
+confirm a warning row by row; the report lists each with the customer it duplicates.
 """
 
 from __future__ import annotations
@@ -15,14 +15,20 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from erpkit.core import numbering
-from erpkit.core.audit import AuditLog
+from erpkit.core import audit, numbering
 from erpkit.core.auth.models import User
 from erpkit.core.db import utcnow
 from erpkit.core.errors import ValidationError
 from erpkit.core.i18n import N_
 from erpkit.core.i18n import gettext as _
-from erpkit.core.importing import Column, ImportSchema, RowError, insert_rows
+from erpkit.core.importing import (
+    Column,
+    ImportSchema,
+    RowError,
+    find_existing,
+    insert_rows,
+    reserve_ids,
+)
 
 from . import checks
 from .models import Contact, Customer
@@ -137,19 +143,25 @@ COLUMNS = (
 )
 
 
+_CLEANERS = (
+    ("phone", checks.clean_phone),
+    ("credit_code", checks.clean_credit_code),
+    ("email", checks.clean_email),
+)
+
+
 def validate_row(row: dict[str, Any], ctx) -> dict[str, str] | None:
     """The form's checks, on one row; adds the normalised keys."""
-    errors: dict[str, str] = {}
-    for key, fn in (
-        ("phone", checks.clean_phone),
-        ("credit_code", checks.clean_credit_code),
-        ("email", checks.clean_email),
-    ):
-        value = row.get(key)
+    errors: dict[str, str] | None = None
+    get = row.get
+    for key, fn in _CLEANERS:
+        value = get(key)
         if value is not None:
             try:
                 row[key] = fn(value)
             except ValidationError as exc:
+                if errors is None:
+                    errors = {}
                 errors[key] = next(iter(exc.errors.values()))
     row["name_key"] = checks.name_key(row["name"]) or row["name"]
     if errors:
@@ -172,61 +184,67 @@ def _owners(session, ctx) -> dict[str, int]:
     return cached
 
 
+#: the duplicate checks of a row, in order: the key, the field the message goes to, the
+#: message for a customer in the database and for an earlier row of the file
+_DUPLICATE_MESSAGES = {
+    "credit_code": (
+        "credit_code",
+        N_("A customer with this credit code exists: %(code)s."),
+        N_("This credit code appears twice in the file."),
+    ),
+    "phone": (
+        "phone",
+        N_("A customer with this phone exists: %(code)s."),
+        N_("This phone appears twice in the file."),
+    ),
+    "name_key": (
+        "name",
+        N_("A customer with this name exists: %(code)s."),
+        N_("This name appears twice in the file."),
+    ),
+}
+
+
+def _duplicate(key: str, value: str, taken: dict[str, str]) -> dict[str, str]:
+    field, message_db, message_file = _DUPLICATE_MESSAGES[key]
+    if value in taken:
+        return {field: _(message_db, code=taken[value])}
+    return {field: _(message_file)}
+
+
 def check_batch(session, rows: list[dict[str, Any]], ctx) -> dict[int, Any]:
     """Duplicates against the database and earlier rows; unknown owners."""
     state = ctx.state
     seen = state.setdefault("seen", {"name_key": set(), "credit_code": set(), "phone": set()})
-    taken: dict[str, dict[str, str]] = {}
-    for key, column in (
-        ("name_key", Customer.name_key),
-        ("credit_code", Customer.credit_code),
-        ("phone", Customer.phone),
-    ):
-        values = {r[key] for r in rows if r.get(key)}
-        taken[key] = (
-            dict(session.execute(select(column, Customer.code).where(column.in_(values))).all())
-            if values
-            else {}
-        )
+    # one statement for the three keys of the whole batch
+    taken = find_existing(
+        session,
+        Customer,
+        {key: {r[key] for r in rows if r.get(key)} for key in ("name_key", "credit_code", "phone")},
+        "code",
+    )
+    t_credit, t_phone, t_name = taken["credit_code"], taken["phone"], taken["name_key"]
+    s_credit, s_phone, s_name = seen["credit_code"], seen["phone"], seen["name_key"]
     owners = None
     user = ctx.user
     bad: dict[int, Any] = {}
     for i, row in enumerate(rows):
-        problems = {}
-        for key, field, message_db, message_file in (
-            (
-                "credit_code",
-                "credit_code",
-                N_("A customer with this credit code exists: %(code)s."),
-                N_("This credit code appears twice in the file."),
-            ),
-            (
-                "phone",
-                "phone",
-                N_("A customer with this phone exists: %(code)s."),
-                N_("This phone appears twice in the file."),
-            ),
-            (
-                "name_key",
-                "name",
-                N_("A customer with this name exists: %(code)s."),
-                N_("This name appears twice in the file."),
-            ),
-        ):
-            value = row.get(key)
-            if not value:
-                continue
-            if value in taken[key]:
-                problems[field] = _(message_db, code=taken[key][value])
-                break
-            if value in seen[key]:
-                problems[field] = _(message_file)
-                break
+        # in this order, the first that is taken (in the database or earlier in the file)
+        credit, phone, name = row.get("credit_code"), row.get("phone"), row.get("name_key")
+        if credit and (credit in t_credit or credit in s_credit):
+            problems = _duplicate("credit_code", credit, t_credit)
+        elif phone and (phone in t_phone or phone in s_phone):
+            problems = _duplicate("phone", phone, t_phone)
+        elif name and (name in t_name or name in s_name):
+            problems = _duplicate("name_key", name, t_name)
+        else:
+            problems = None
         owner = row.get("owner")
         if owner is not None:
             if owners is None:
                 owners = _owners(session, ctx)
             owner_id = owners.get(owner.strip().lower())
+            problems = problems or {}
             if owner_id is None:
                 problems["owner"] = _("No active user has this name.")
             elif owner_id != ctx.user_id and not (user is not None and user.can(PERM_REASSIGN)):
@@ -236,9 +254,12 @@ def check_batch(session, rows: list[dict[str, Any]], ctx) -> dict[int, Any]:
         if problems:
             bad[i] = problems
         else:
-            for key in ("credit_code", "phone", "name_key"):
-                if row.get(key):
-                    seen[key].add(row[key])
+            if credit:
+                s_credit.add(credit)
+            if phone:
+                s_phone.add(phone)
+            if name:
+                s_name.add(name)
     return bad
 
 
@@ -257,51 +278,45 @@ _FIELDS = (
     "follow_up_method",
     "notes",
 )
+_COLUMNS = ("id", "code", *_FIELDS, "kind", "category", "owner_id")
 
 
 def write_batch(session, rows: list[dict[str, Any]], ctx) -> None:
-    codes = numbering.next_numbers(session, ENTITY, NUMBER_PATTERN, len(rows))
+    """The customers with their numbers and ids (reserved: no RETURNING, no query back),
+    then their contacts and one audit entry each ("imported", by whom, when, which
+    job), each table in one executemany (COPY on PostgreSQL)."""
+    n = len(rows)
+    codes = numbering.next_numbers(session, ENTITY, NUMBER_PATTERN, n)
+    ids = reserve_ids(session, Customer, n)
     user_id = ctx.user_id
     now = utcnow()
-    customers = []
-    for row, code in zip(rows, codes, strict=True):
-        data = {k: row.get(k) for k in _FIELDS}
-        data["code"] = code
-        data["kind"] = row.get("kind") or "company"
-        data["category"] = row.get("category") or "new"
-        data["owner_id"] = row.get("owner_id") or user_id
-        data["entry_channel"] = "import"
-        data["created_by"] = user_id
-        data["created_at"] = now
-        data["custom"] = {}
-        customers.append(data)
-    insert_rows(session, Customer, customers)
-    ids = dict(
-        session.execute(select(Customer.code, Customer.id).where(Customer.code.in_(codes))).all()
-    )
-    job = {"import_job": [None, ctx.job_id]}
     insert_rows(
         session,
-        AuditLog,
+        Customer,
         [
-            {
-                "entity_type": ENTITY,
-                "entity_id": ids[c["code"]],
-                "action": "import",
-                "user_id": user_id,
-                "at": now,
-                "changes": job,
-            }
-            for c in customers
+            (
+                id_,
+                code,
+                *map(row.get, _FIELDS),
+                row.get("kind") or "company",
+                row.get("category") or "new",
+                row.get("owner_id") or user_id,
+            )
+            for row, id_, code in zip(rows, ids, codes, strict=True)
         ],
+        columns=_COLUMNS,
+        const={"entry_channel": "import", "created_by": user_id, "created_at": now, "custom": {}},
+    )
+    audit.record_many(
+        session, ENTITY, ids, "import", user_id, {"import_job": (None, ctx.job_id)}, at=now
     )
     contacts = [
-        {"customer_id": ids[c["code"]], "name": row["contact"], "phone": c["phone"]}
-        for row, c in zip(rows, customers, strict=True)
+        (id_, row["contact"], row.get("phone"))
+        for row, id_ in zip(rows, ids, strict=True)
         if row.get("contact")
     ]
     if contacts:
-        insert_rows(session, Contact, contacts)
+        insert_rows(session, Contact, contacts, columns=("customer_id", "name", "phone"))
 
 
 def schema() -> ImportSchema:

@@ -1,0 +1,114 @@
+"""The import's writing helpers: insert_rows (dict rows, tuple rows with constants),
+reserve_ids, find_existing, and the audit log's record_many: what they store, on the
+database of the run (SQLite, or PostgreSQL with ERPKIT_TEST_DATABASE_URL)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from my_plugin.models import Note
+from sqlalchemy import select
+
+from erpkit.core import audit
+from erpkit.core.auth.models import User
+from erpkit.core.importing import find_existing, insert_rows, reserve_ids
+
+
+def _admin_id(s) -> int:
+    return s.scalar(select(User.id).where(User.username == "admin"))
+
+
+def test_insert_rows_as_dicts_and_as_tuples_with_constants(erp):
+    with erp.sessionmaker.begin() as s:
+        admin = _admin_id(s)
+        insert_rows(s, Note, [{"title": "a", "code": "A1", "owner_id": admin}])  # custom: default
+        insert_rows(
+            s,
+            Note,
+            [("b", "B1"), ("c", None)],
+            columns=("title", "code"),
+            const={"owner_id": admin, "custom": {"colour": "红", "n": 2}},
+        )
+        insert_rows(s, Note, [("d",)], columns=("title",), const={"owner_id": admin})
+        insert_rows(s, Note, [], columns=("title",), const={"owner_id": admin})  # nothing
+    with erp.sessionmaker() as s:
+        got = [
+            (n.title, n.code, n.owner_id, n.custom)
+            for n in s.scalars(select(Note).order_by(Note.id))
+        ]
+    assert got == [
+        ("a", "A1", admin, {}),
+        ("b", "B1", admin, {"colour": "红", "n": 2}),
+        ("c", None, admin, {"colour": "红", "n": 2}),
+        ("d", None, admin, {}),
+    ]
+
+
+def test_reserved_ids_are_new_and_the_rows_keep_them(erp):
+    with erp.sessionmaker.begin() as s:
+        admin = _admin_id(s)
+        insert_rows(s, Note, [("old",)], columns=("title",), const={"owner_id": admin})
+        first = reserve_ids(s, Note, 3)
+        insert_rows(
+            s,
+            Note,
+            [(i, f"n{i}") for i in first],
+            columns=("id", "title"),
+            const={"owner_id": admin},
+        )
+        second = reserve_ids(s, Note, 2)
+        assert reserve_ids(s, Note, 0) == []
+    with erp.sessionmaker() as s:
+        rows = dict(s.execute(select(Note.id, Note.title)).all())
+        old = next(i for i, t in rows.items() if t == "old")
+        max_id = max(rows)
+    assert len(set(first)) == 3 and min(first) > old
+    assert {rows[i] for i in first} == {f"n{i}" for i in first}
+    assert len(set(second)) == 2 and min(second) > max(first)
+    # an ordinary insert afterwards gets an id of its own
+    with erp.sessionmaker.begin() as s:
+        s.add(Note(title="later", owner_id=admin))
+        s.flush()
+        assert s.scalar(select(Note.id).where(Note.title == "later")) > max_id
+
+
+def test_find_existing_answers_several_columns_in_one_go(erp):
+    with erp.sessionmaker.begin() as s:
+        admin = _admin_id(s)
+        insert_rows(
+            s,
+            Note,
+            [("甲", "C1"), ("乙", "C2"), ("乙", "C3")],
+            columns=("title", "code"),
+            const={"owner_id": admin},
+        )
+    with erp.sessionmaker() as s:
+        found = find_existing(
+            s, Note, {"code": {"C1", "C9", "C3"}, "title": ["乙", "丙"], "owner_id": set()}, "code"
+        )
+        assert found["code"] == {"C1": "C1", "C3": "C3"}
+        assert list(found["title"]) == ["乙"] and found["title"]["乙"] in {"C2", "C3"}
+        assert found["owner_id"] == {}
+        assert find_existing(s, Note, {"code": []}, "id") == {"code": {}}
+        by_owner = find_existing(s, Note, {"owner_id": [admin, admin + 1000]}, "title")
+        assert list(by_owner["owner_id"]) == [admin]
+
+
+def test_record_many_writes_one_history_entry_per_record(erp):
+    at = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
+    with erp.sessionmaker.begin() as s:
+        admin = _admin_id(s)
+        audit.record_many(
+            s, "my_plugin.note", [11, 12], "import", admin, {"import_job": (None, 7)}, at
+        )
+        audit.record_many(s, "my_plugin.note", [], "import", admin)
+    with erp.sessionmaker() as s:
+        for entity_id in (11, 12):
+            (entry,) = audit.history(s, "my_plugin.note", entity_id)
+            assert (entry.action, entry.user_id, entry.changes) == (
+                "import",
+                admin,
+                {"import_job": [None, 7]},
+            )
+            assert entry.at == at
+        assert audit.history(s, "my_plugin.note", 13) == []
