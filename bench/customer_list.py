@@ -667,13 +667,14 @@ def profile(args) -> None:
 
         def once():
             with erp.read_sessionmaker() as s:
-                rows, total = services.search(erp, s, user, query)
+                found = services.search(erp, s, user, query)
                 page = api.CustomerPage(
-                    items=[api.out(c) for c in rows],
-                    total=total,
+                    items=api.out_rows(found.rows),
+                    total=found.total,
                     page=1,
                     per_page=50,
-                    pages=max(1, -(-total // 50)),
+                    pages=max(1, -(-found.total // 50)),
+                    next_after=found.next_after,
                 )
             return msgspec.json.encode(page)
 

@@ -128,6 +128,31 @@ def test_definitions_are_read_once_per_session(erp):
     assert len(seen) == 1 and "core_custom_field" in seen[0]
 
 
+def test_definitions_are_shared_until_any_process_changes_one(erp, make_app):
+    """Definitions read once serve later sessions of the app; a field an admin adds in
+    another process (a second app on the same database) is seen by the next session."""
+    other = make_app(upgrade=False).state.erp
+    with erp.sessionmaker() as s:
+        before = [d.code for d in fields.definitions(erp, s, NOTE)]
+    seen = []
+
+    def count(conn, cursor, statement, *args):
+        if "core_custom_field" in statement:
+            seen.append(statement)
+
+    event.listen(erp.engine, "before_cursor_execute", count)
+    try:
+        with erp.sessionmaker() as s:
+            assert [d.code for d in fields.definitions(erp, s, NOTE)] == before
+        assert seen == []
+        _add_field(other, code="floor", label_zh="楼层", label_en="Floor", type="number")
+        with erp.sessionmaker() as s:
+            assert [d.code for d in fields.definitions(erp, s, NOTE)] == [*before, "floor"]
+        assert len(seen) == 1
+    finally:
+        event.remove(erp.engine, "before_cursor_execute", count)
+
+
 def test_bad_plugin_fields_stop_start_up(settings):
     def plugin(fields_):
         mod = types.ModuleType("bad_fields")

@@ -19,7 +19,7 @@ from threading import Lock
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, bindparam, event, text
 from sqlalchemy.orm import Session
 
 _KEY_PREFIX = "generation:"
@@ -164,14 +164,20 @@ def _close(slot: list) -> None:
             conn.close()
 
 
-def current_in(session: Session, name: str) -> int:
-    """Counter ``name`` as ``session``'s transaction sees it: use this when what you cache
-    is read in the same transaction (a snapshot older than the counter must not be stored
-    under the newer counter)."""
-    value = session.execute(
-        text("SELECT value FROM core_kv WHERE key = :key"), {"key": _KEY_PREFIX + name}
-    ).scalar()
-    return int(value or 0)
+def current_in(session: Session, *names: str) -> tuple[int, ...]:
+    """Counters ``names`` as ``session``'s transaction sees them: use this when what you
+    cache is read in the same transaction (a snapshot older than the counter must not be
+    stored under the newer counter)."""
+    keys = [_KEY_PREFIX + n for n in names]
+    found = dict(
+        session.execute(
+            text("SELECT key, value FROM core_kv WHERE key IN :keys").bindparams(
+                bindparam("keys", expanding=True)
+            ),
+            {"keys": keys},
+        ).all()
+    )
+    return tuple(int(found.get(k, 0)) for k in keys)
 
 
 def bumped_here(session: Session, name: str) -> bool:

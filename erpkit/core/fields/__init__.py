@@ -35,7 +35,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Numeric, and_, cast, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
-from erpkit.core import i18n
+from erpkit.core import generations, i18n
 from erpkit.core.errors import ValidationError
 from erpkit.core.fields import options
 from erpkit.core.fields.models import FieldDefinition
@@ -292,15 +292,42 @@ def definitions(
 ) -> list[FieldDef]:
     """The custom fields of ``entity_type``: the plugins' first, then the admin's.
 
-    Two queries per entity type and session at most (the admin's fields, and every
-    option list they use); later calls in the same session read the cache.
+    Kept for the session, and across sessions of this app until any process changes
+    a field definition or an option list (one counter read per session); otherwise two
+    queries (the admin's fields, and every option list they use).
     """
     cache: dict[str, list[FieldDef]] = session.info.setdefault(_CACHE, {})
     defs = cache.get(entity_type)
     if defs is None:
-        defs = _resolve(erp, session, entity_type)
+        # shared between sessions of this app while neither the admin's fields nor an
+        # option list changed (erpkit.core.generations), unless this session changed them
+        own = generations.bumped_here(session, GENERATION) or generations.bumped_here(
+            session, options.GENERATION
+        )
+        shared = _shared(erp)
+        gen = None if own else generations.current_in(session, GENERATION, options.GENERATION)
+        defs = shared.get(entity_type, gen) if gen is not None else None
+        if defs is None:
+            defs = _resolve(erp, session, entity_type)
+            if gen is not None and not (
+                generations.bumped_here(session, GENERATION)
+                or generations.bumped_here(session, options.GENERATION)
+            ):
+                shared.put(entity_type, gen, defs)
         cache[entity_type] = defs
     return [d for d in defs if d.active] if active_only else list(defs)
+
+
+GENERATION = "fields"
+generations.watch(GENERATION, changed=(FieldDefinition,), inserted=(FieldDefinition,))
+
+
+def _shared(erp) -> generations.GenerationCache:
+    # per app: plugin fields depend on the enabled plugins
+    shared = getattr(erp, "_fields_cache", None)
+    if shared is None:
+        shared = erp._fields_cache = generations.GenerationCache(1000)
+    return shared
 
 
 def invalidate(session: Session) -> None:

@@ -154,7 +154,8 @@ def load(session: Session, list_codes: Iterable[str]) -> dict[str, list[Option]]
         if not own:
             gen = session.info.get(_GEN)
             if gen is None:
-                gen = session.info[_GEN] = generations.current_in(session, GENERATION)
+                (gen,) = generations.current_in(session, GENERATION)
+                session.info[_GEN] = gen
             for code in missing:
                 hit = shared.get(code, gen)
                 if hit is not None:
