@@ -31,6 +31,10 @@ _BUMP = text(
     "ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(core_kv.value AS INTEGER) + 1 AS TEXT)"
 )
 _READ = "SELECT key, value FROM core_kv WHERE key IN ({})"
+# built once: its compiled form is cached (a new text() per call compiles every time)
+_READ_IN = text("SELECT key, value FROM core_kv WHERE key IN :keys").bindparams(
+    bindparam("keys", expanding=True)
+)
 
 
 def bump(session: Session, name: str) -> None:
@@ -169,14 +173,7 @@ def current_in(session: Session, *names: str) -> tuple[int, ...]:
     cache is read in the same transaction (a snapshot older than the counter must not be
     stored under the newer counter)."""
     keys = [_KEY_PREFIX + n for n in names]
-    found = dict(
-        session.execute(
-            text("SELECT key, value FROM core_kv WHERE key IN :keys").bindparams(
-                bindparam("keys", expanding=True)
-            ),
-            {"keys": keys},
-        ).all()
-    )
+    found = dict(session.execute(_READ_IN, {"keys": keys}).all())
     return tuple(int(found.get(k, 0)) for k in keys)
 
 
