@@ -36,6 +36,10 @@ def _safe(value):
 
 def write(erp, session, user, query: services.ListQuery, path: str) -> int:
     """Write the list to ``path``; returns the number of rows."""
+    # refuse a bad sort or cursor before a workbook is opened (a half-written one is
+    # only cleaned up by the garbage collector)
+    sort = services.parse_sort(query.sort)
+    where = services.list_statement(erp, user, query)
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(_("Customers"))
     custom_headers, custom_values = fields.export_columns(erp, session, services.ENTITY)
@@ -70,8 +74,6 @@ def write(erp, session, user, query: services.ListQuery, path: str) -> int:
     ws.append(row)
     labels = {k: options.labels(session, lc) for k, lc in services.OPTION_FIELDS.items()}
     owners = {}
-    sort = services.parse_sort(query.sort)
-    where = services.list_statement(erp, user, query)
     count = 0
     # the sorted ids first (index only), then the rows chunk by chunk
     ids = [i for (i,) in session.execute(where.order_by(*services._order(sort)).limit(MAX_ROWS))]
