@@ -443,7 +443,7 @@ def clean_lines(
         raw = raw if isinstance(raw, dict) else {}
         product = found.get(ids[i]) if f"{key}product_id" not in errors else None
         try:
-            qty = to_decimal(raw.get("qty"), places=3, limit=pricing.QTY_LIMIT)
+            qty = to_decimal(raw.get("qty"), places=3, limit=pricing.QTY_LIMIT, minimum=None)
             if qty is None:
                 errors[key + "qty"] = _("Enter a quantity.")
             elif qty <= 0:
