@@ -45,6 +45,21 @@ class Started(msgspec.Struct):
     status_url: str
 
 
+def start_from_form(request: Request, schema: str, data: ImportForm) -> Started:
+    """Save the uploaded file and start importing it with ``schema`` as a background job,
+    as the user of ``request`` (their permissions decide; 422 for a bad file, header row
+    or mapping). A module's own import route (``POST /api/v1/customers/import``) is this
+    one call with its schema."""
+    erp = request.app.state.erp
+    user = request.scope["user"]
+    sch = service.get_schema(erp, schema, user)
+    by_header = service.parse_mapping(data.mapping)
+    with erp.sessionmaker.begin() as s:
+        upload = service.save_upload(erp, s, sch, data.file.file, data.file.filename, user.id)
+        job_id = service.start_import(erp, s, sch, upload, data.mode, user, by_header=by_header)
+    return Started(job_id=job_id, status_url=f"/api/v1/jobs/{job_id}")
+
+
 class ColumnOut(msgspec.Struct):
     key: str
     label: str
@@ -158,14 +173,7 @@ class ImportApi(Controller):
         """Upload an .xlsx or CSV file and import it as a background job. The file,
         the header row and the mapping are checked at once (422 with the reason); the
         rows are checked by the job: follow ``status_url`` (GET /api/v1/jobs/{id})."""
-        erp = request.app.state.erp
-        user = request.scope["user"]
-        sch = service.get_schema(erp, schema, user)
-        by_header = service.parse_mapping(data.mapping)
-        with erp.sessionmaker.begin() as s:
-            upload = service.save_upload(erp, s, sch, data.file.file, data.file.filename, user.id)
-            job_id = service.start_import(erp, s, sch, upload, data.mode, user, by_header=by_header)
-        return Started(job_id=job_id, status_url=f"/api/v1/jobs/{job_id}")
+        return start_from_form(request, schema, data)
 
     @post("/{schema:str}/preview", sync_to_thread=True, status_code=200)
     def preview(

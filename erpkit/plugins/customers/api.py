@@ -16,7 +16,7 @@ from erpkit.core.entities import jsonable
 from erpkit.core.errors import ValidationError
 from erpkit.core.i18n import gettext as _
 from erpkit.core.importing import service as importing
-from erpkit.core.importing.routes import ImportForm, Started
+from erpkit.core.importing.routes import ImportForm, Started, start_from_form
 from erpkit.core.params import Page, PathId, PerPage, Search
 from erpkit.core.web import run_read
 
@@ -378,16 +378,7 @@ class CustomerApi(Controller):
         """Import customers from .xlsx or CSV (``mode``: all_or_nothing | valid_rows) as a
         background job; follow it at ``status_url``. The template:
         GET /api/v1/imports/customers.customers/template.xlsx."""
-        erp = request.app.state.erp
-        user = request.scope["user"]
-        sch = importing.get_schema(erp, SCHEMA, user)
-        by_header = importing.parse_mapping(data.mapping)
-        with erp.sessionmaker.begin() as s:
-            upload = importing.save_upload(erp, s, sch, data.file.file, data.file.filename, user.id)
-            job_id = importing.start_import(
-                erp, s, sch, upload, data.mode, user, by_header=by_header
-            )
-        return Started(job_id=job_id, status_url=f"/api/v1/jobs/{job_id}")
+        return start_from_form(request, SCHEMA, data)
 
     @get(
         "/export.xlsx",
