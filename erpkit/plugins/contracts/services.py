@@ -84,7 +84,7 @@ STATUS_LABELS = {
     "approved": N_("Approved"),
     "fulfilled": N_("Fulfilled"),
     "cancelled": N_("Cancelled"),
-    "superseded": N_("Superseded"),
+    "superseded": N_("Replaced by a new revision"),
 }
 #: what can happen next, by (effective) status
 ORDERABLE = ("approved",)
