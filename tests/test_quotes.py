@@ -515,6 +515,11 @@ def test_exports_print_the_totals_and_uploads_are_checked(client, erp, h):
 
     set_policy(client, h, category_discounts={"new": "0", "old": "0", "premium": "5"})
     cid = customer(client, h, category="premium")
+    for name in ("李四", "王五"):
+        r = client.post(
+            f"/api/v1/customers/{cid}/contacts", json={"name": name}, headers=h("sales1")
+        )
+        assert r.status_code == 201, r.text
     pid = product(client, h)
     service = product(client, h, sku="SV-01", price="300.00", tax_rate="0.06")
     qid = create(
@@ -537,6 +542,7 @@ def test_exports_print_the_totals_and_uploads_are_checked(client, erp, h):
         assert Decimal(body[key]) in numbers, key
     text = " ".join(str(v) for v in values)
     assert body["amount_in_words"] in text and "华东家具有限公司" in text
+    assert "联系人：李四" in text  # the first contact
     assert "SF-001" in text and "SV-01" in text and "优等客户折扣 -480.00" in text
     r = client.get(f"{API}/{qid}/export.docx", headers=h("sales1"))
     assert r.status_code == 200

@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from erpkit.core.auth.models import User
@@ -21,7 +22,7 @@ from erpkit.core.documents.amounts import amount_in_words
 from erpkit.core.fields import options
 from erpkit.core.i18n import N_
 from erpkit.core.i18n import gettext as _
-from erpkit.plugins.customers.models import Customer
+from erpkit.plugins.customers.models import Contact, Customer
 from erpkit.plugins.products import services as products
 from erpkit.plugins.products.values import money_text, percent_text, qty_text
 
@@ -54,6 +55,8 @@ def line_context(line, unit_labels: dict[str, str], no: int) -> dict[str, Any]:
         "name": line.name,
         "spec": line.spec or "",
         "description": line.description or "",
+        #: the specification and the line's description, as one text
+        "details": " ".join(x for x in (line.spec, line.description) if x),
         "qty": line.qty,
         "qty_text": qty_text(line.qty),
         "unit": unit_labels.get(line.unit, line.unit),
@@ -75,8 +78,20 @@ def line_context(line, unit_labels: dict[str, str], no: int) -> dict[str, Any]:
 def quote_context(session: Session, q: Quote) -> dict[str, Any]:
     """``quote``, ``customer`` and ``salesperson`` for the quotation of ``q``."""
     units = options.labels(session, products.UNIT_LIST)
-    customer = session.get(Customer, q.customer_id)
-    contact = customer.contacts[0] if customer is not None and customer.contacts else None
+    # the customer and its first contact in one query (the salesperson's department
+    # comes joined with the user)
+    first_contact = (
+        select(func.min(Contact.id))
+        .where(Contact.customer_id == q.customer_id)
+        .correlate(None)
+        .scalar_subquery()
+    )
+    row = session.execute(
+        select(Customer, Contact)
+        .outerjoin(Contact, Contact.id == first_contact)
+        .where(Customer.id == q.customer_id)
+    ).first()
+    customer, contact = row if row is not None else (None, None)
     owner = session.get(User, q.owner_id)
     rates = sorted({ln.tax_rate for ln in q.lines})
     status = services.effective_status(q)
@@ -138,6 +153,7 @@ def sample() -> dict[str, Any]:
                 "name": name,
                 "spec": "",
                 "description": "",
+                "details": "",
                 "qty": Decimal(qty),
                 "qty_text": qty,
                 "unit": "件",

@@ -42,7 +42,7 @@ LINE = (
     "{%row for line in quote.lines %}{{ line.no }}",
     "{{ line.sku }}",
     "{{ line.name }}",
-    "{{ line.spec }}{% if line.description %} {{ line.description }}{% endif %}",
+    "{{ line.details }}",
     "{{ line.qty }}",
     "{{ line.unit }}",
     "{{ line.unit_price }}",
@@ -77,38 +77,20 @@ def workbook(path: Path) -> None:
     ws["A3"].alignment = Alignment(horizontal="center")
     ws.merge_cells("A3:M3")
     ws.row_dimensions[3].height = 28
-    cells = {
-        "A4": "报价单号：",
-        "B4": "{{ quote.number }}",
-        "E4": "报价日期：",
-        "F4": "{{ quote.date }}",
-        "I4": "有效期至：",
-        "J4": "{{ quote.valid_until }}",
-        "A5": "客户名称：",
-        "B5": "{{ customer.name }}",
-        "E5": "联系人：",
-        "F5": "{{ customer.contact }} {{ customer.contact_phone }}",
-        "I5": "项目：",
-        "J5": "{{ quote.subject }}",
-        "A6": "客户地址：",
-        "B6": "{{ customer.address }}",
-        "I6": "客户电话：",
-        "J6": "{{ customer.phone }}",
+    # one cell per header row: fewer placeholders to compile on every render
+    gap = "\u3000\u3000"
+    header = {
+        "A4": f"报价单号：{{{{ quote.number }}}}{gap}"
+        f"报价日期：{{{{ quote.date|date('%Y-%m-%d') }}}}{gap}"
+        f"有效期至：{{{{ quote.valid_until|date('%Y-%m-%d') }}}}",
+        "A5": f"客户名称：{{{{ customer.name }}}}{gap}"
+        f"联系人：{{{{ customer.contact }}}} {{{{ customer.contact_phone }}}}{gap}"
+        f"项目：{{{{ quote.subject }}}}",
+        "A6": f"客户地址：{{{{ customer.address }}}}{gap}客户电话：{{{{ customer.phone }}}}",
     }
-    for ref, value in cells.items():
+    for ref, value in header.items():
         ws[ref] = value
-        if value.endswith("："):
-            ws[ref].font = Font(bold=True)
-    ws.merge_cells("B4:D4")
-    ws.merge_cells("F4:H4")
-    ws.merge_cells("J4:M4")
-    ws.merge_cells("B5:D5")
-    ws.merge_cells("F5:H5")
-    ws.merge_cells("J5:M5")
-    ws.merge_cells("B6:H6")
-    ws.merge_cells("J6:M6")
-    ws["F4"].number_format = ws["J4"].number_format = DATE
-    ws["F4"].alignment = ws["J4"].alignment = Alignment(horizontal="left")
+        ws.merge_cells(f"{ref}:M{ref[1:]}")
     for col, title in enumerate(HEADERS, 1):
         cell = ws.cell(row=7, column=col, value=title)
         cell.font = Font(bold=True)
@@ -152,19 +134,15 @@ def workbook(path: Path) -> None:
     ws["A12"].font = Font(bold=True)
     ws["B12"] = "{{ quote.notes }}"
     ws.merge_cells("B12:M12")
-    ws["A13"] = "销售代表："
-    ws["A13"].font = Font(bold=True)
-    ws["B13"] = "{{ salesperson.name }}"
-    ws.merge_cells("B13:D13")
-    ws["E13"] = "邮箱："
-    ws["F13"] = "{{ salesperson.email }}"
-    ws.merge_cells("F13:H13")
+    ws["A13"] = "销售代表：{{ salesperson.name }}\u3000\u3000邮箱：{{ salesperson.email }}"
+    ws.merge_cells("A13:H13")
     ws["J13"] = "{{ image(company.seal, width=35) }}"
     ws.merge_cells("J13:M15")
-    ws["A14"] = "开户行：{{ company.bank_name }}  账号：{{ company.bank_account }}"
-    ws.merge_cells("A14:H14")
-    ws["A15"] = "统一社会信用代码：{{ company.credit_code }}"
-    ws.merge_cells("A15:H15")
+    ws["A14"] = (
+        "开户行：{{ company.bank_name }}\u3000\u3000账号：{{ company.bank_account }}\u3000\u3000"
+        "统一社会信用代码：{{ company.credit_code }}"
+    )
+    ws.merge_cells("A14:H15")
     ws.print_area = "A1:M15"
     ws.page_setup.orientation = "landscape"
     ws.page_setup.fitToWidth = 1
