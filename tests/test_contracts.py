@@ -10,7 +10,7 @@ import types
 from decimal import Decimal
 
 import pytest
-from conftest import ADMIN_PASSWORD, token_for
+from conftest import ADMIN_PASSWORD, login, token_for
 from sqlalchemy import event, func, select
 
 from erpkit import hookimpl
@@ -949,6 +949,66 @@ def test_hook_document_sources(make_app, people):
             request = types.SimpleNamespace(app=app, scope={"user": user})
             actions = [a.id for a in detail_extras(request, "customers.customer", obj)["actions"]]
         assert "contracts.create.customer" in actions and "contracts.create.wechat" in actions
+
+
+def test_a_contract_from_a_quote_copies_its_lines_and_accepts_it(make_app, people):
+    """With quotes enabled: the quote's lines and amounts (its policy discount included),
+    the quote accepted in the same transaction, one contract per quote."""
+    from litestar.testing import TestClient
+
+    app = make_app(plugins=["customers", "products", "quotes", "contracts"])
+    with TestClient(app) as client:
+        erp = app.state.erp
+        w = make_world(erp, people)
+        h = headers_for(client)
+        # a premium customer gets 5 % off through the quotes' discount policy
+        with erp.sessionmaker.begin() as s:
+            s.get(Customer, w.customer).category = "premium"
+        r = client.put(
+            "/api/v1/quotes/policy",
+            json={"category_discounts": {"premium": "5"}, "approval_threshold": None},
+            headers=h("admin"),
+        )
+        assert r.status_code == 200, r.text
+        q = client.post(
+            "/api/v1/quotes",
+            json={
+                "customer_id": w.customer,
+                "subject": "客厅家具报价",
+                "lines": [
+                    {"product_id": w.products[0], "qty": "3", "unit_price": "1130"},
+                    {"product_id": w.products[1], "qty": "1", "discount": "10"},
+                ],
+            },
+            headers=h("sales1"),
+        ).json()
+        types_ = [x["type"] for x in client.get(f"{API}/sources", headers=h("sales1")).json()]
+        assert types_ == ["customer", "quote", "contract"]
+        # a draft quote is no source
+        r = client.post(API, json={"source": {"type": "quote", "id": q["id"]}}, headers=h("sales1"))
+        assert r.status_code == 409
+        assert client.post(f"/api/v1/quotes/{q['id']}/send", headers=h("sales1")).status_code == 200
+        r = client.post(API, json={"source": {"type": "quote", "id": q["id"]}}, headers=h("sales1"))
+        assert r.status_code == 201, r.text
+        c = r.json()
+        assert (c["quote_id"], c["source_type"], c["title"]) == (q["id"], "quote", "客厅家具报价")
+        quoted = client.get(f"/api/v1/quotes/{q['id']}", headers=h("sales1")).json()
+        assert quoted["status"] == "accepted"
+        assert c["amount_total"] == quoted["amount_total"]
+        assert c["amount_untaxed"] == quoted["amount_untaxed"]
+        assert [ln["amount_total"] for ln in c["lines"]] == [
+            ln["amount_total"] for ln in quoted["lines"]
+        ]
+        assert D(c["amount_total"]) < D("3390.00") + D("101.70")  # the 5 % is kept
+        # the quote's page has the button; one contract per quote
+        assert login(client, "sales1").status_code == 303
+        page = client.get(f"/quotes/{q['id']}").text
+        assert 'data-action-id="contracts.create.quote"' in page
+        again = client.post(
+            API, json={"source": {"type": "quote", "id": q["id"]}}, headers=h("sales1")
+        )
+        assert again.status_code == 409 and c["code"] in again.json()["detail"]
+        assert count(erp, cm.Contract) == 1
 
 
 def test_contracts_migration_matches_the_models(erp):

@@ -9,7 +9,7 @@ MANIFEST = {
     # each bridge registers only when that module is enabled too
     "optional": {
         "projects": "erpkit.plugins.contracts.bridge_projects",
-        "quotes": None,
+        "quotes": "erpkit.plugins.contracts.bridge_quotes",
     },
     "label": "Contracts",
     "description": "Contracts with approval and revisions, one-step sales orders (receipt, "

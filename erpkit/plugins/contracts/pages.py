@@ -5,6 +5,7 @@ panels other modules' pages show. Forms show their errors beside the fields."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
@@ -48,7 +49,17 @@ RETURN_STATUS_LABELS = {
     "rejected": N_("Rejected"),
     "withdrawn": N_("Withdrawn"),
 }
-LINE_FIELDS = ("product_id", "qty", "unit_price", "discount", "tax_rate", "name")
+LINE_FIELDS = (
+    "product_id",
+    "qty",
+    "unit_price",
+    "discount",
+    "tax_rate",
+    "name",
+    "amount_total",
+    "basis",
+)
+_BASIS = ("product_id", "qty", "unit_price", "discount", "tax_rate")
 
 
 def _int(value: Any) -> Any:
@@ -114,6 +125,11 @@ def _lines_for_service(
             "discount": row.get("discount") or None,
             "name": (row.get("name") or "").strip() or None,
         }
+        if row.get("amount_total") and row.get("basis") == _basis(row):
+            # a quote line's own amount, kept while its quantity, price, discount and
+            # tax rate stay as they were
+            with contextlib.suppress(BadValue):
+                line["amount_total"] = to_decimal(row["amount_total"], places=2)
         raw = (row.get("tax_rate") or "").strip().rstrip("%").strip()
         if raw:
             try:
@@ -139,21 +155,29 @@ def _row_errors(errors: dict[str, str], where: dict[int, int]) -> dict[str, str]
     return out
 
 
+def _basis(row: dict[str, str]) -> str:
+    return "|".join((row.get(k) or "").strip() for k in _BASIS)
+
+
 def _rows_of(lines: list[dict]) -> list[dict[str, str]]:
     """Lines (from a source or a contract) as the form's rows."""
-    return [
-        {
+    rows = []
+    for ln in lines:
+        qty = ln.get("qty")
+        row = {
             "product_id": str(ln.get("product_id") or ""),
-            "qty": _plain(ln.get("qty"))
-            if isinstance(ln.get("qty"), Decimal)
-            else str(ln.get("qty") or ""),
+            "qty": _plain(qty) if isinstance(qty, Decimal) else str(qty or ""),
             "unit_price": _plain(ln.get("unit_price")) if ln.get("unit_price") is not None else "",
             "discount": _plain(ln.get("discount")) if ln.get("discount") else "",
             "tax_rate": _percent(ln.get("tax_rate")) if ln.get("tax_rate") is not None else "",
             "name": ln.get("name") or "",
         }
-        for ln in lines
-    ]
+        total = ln.get("amount_total")
+        if isinstance(total, Decimal):
+            row["amount_total"] = f"{total:f}"
+            row["basis"] = _basis(row)
+        rows.append(row)
+    return rows
 
 
 def _customer_choices(erp, session, user) -> list[tuple[int, str]]:

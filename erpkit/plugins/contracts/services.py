@@ -193,6 +193,7 @@ def lines_as_input(lines: list[ContractLine]) -> list[dict[str, Any]]:
             "discount": ln.discount,
             "tax_rate": ln.tax_rate,
             "quote_line_id": ln.quote_line_id,
+            "amount_total": ln.amount_total,
         }
         for ln in lines
     ]
@@ -220,8 +221,18 @@ def money(value: Decimal) -> Decimal:
 def line_amounts(
     qty: Decimal, unit_price: Decimal, discount: Decimal, tax_rate: Decimal
 ) -> tuple[Decimal, Decimal, Decimal]:
-    """``(amount_untaxed, amount_tax, amount_total)`` of a line; prices include tax."""
-    total = money(qty * unit_price * (HUNDRED - discount) / HUNDRED)
+    """``(amount_untaxed, amount_tax, amount_total)`` of a line; prices include tax.
+
+    As quotes price a line: gross = qty × price and the discount = gross × discount %,
+    each rounded half-up to the cent; total = gross − discount; without tax = total ÷
+    (1 + rate), rounded; tax = the difference. A quote's lines keep their amounts."""
+    gross = money(qty * unit_price)
+    total = gross - money(gross * discount / HUNDRED)
+    return with_tax(total, tax_rate)
+
+
+def with_tax(total: Decimal, tax_rate: Decimal) -> tuple[Decimal, Decimal, Decimal]:
+    """``(amount_untaxed, amount_tax, amount_total)`` of a total that includes tax."""
     untaxed = money(total / (1 + tax_rate))
     return untaxed, total - untaxed, total
 
@@ -315,7 +326,9 @@ class LineValues:
 
 def clean_lines(session: Session, raw: Any, errors: dict[str, str]) -> list[LineValues]:
     """Checked lines (errors keyed ``lines.<index>.<field>``); the product's list
-    price, tax rate, name and unit where a line leaves them out."""
+    price, tax rate, name and unit where a line leaves them out. A line from a source
+    may carry its own ``amount_total`` (a Decimal: a quote line priced with its
+    adjustments), which it keeps; the JSON API and the forms cannot set it."""
     if not isinstance(raw, (list, tuple)):
         errors["lines"] = _("Add at least one line.")
         return []
@@ -365,6 +378,10 @@ def clean_lines(session: Session, raw: Any, errors: dict[str, str]) -> list[Line
         discount = discount if discount is not None else ZERO
         rate = p.tax_rate if rate is None else rate
         untaxed, tax, total = line_amounts(qty, price, discount, rate)
+        fixed = r.get("amount_total")
+        if isinstance(fixed, Decimal) and fixed >= 0:
+            # a source's own amount (a quote line with its pricing rules' adjustments)
+            untaxed, tax, total = with_tax(money(fixed), rate)
         if total >= MONEY_LIMIT:
             errors[f"{key}.qty"] = _("The amount of this line is too large.")
             continue
