@@ -12,6 +12,7 @@ import pytest
 from conftest import ADMIN_PASSWORD, csrf_of, login, token_for
 from sqlalchemy import func, select
 
+from erpkit.core.fields import FORM_PREFIX
 from erpkit.core.web import detail_extras
 from erpkit.plugins.quotes.models import Quote
 
@@ -302,3 +303,40 @@ def test_buttons_and_panels_disappear_with_the_module(make_app, people):
         assert "quotes.create" in [a.id for a in extras["actions"]]
         assert "quotes" in [p.id for p in extras["panels"]]
         s.rollback()
+
+
+def test_custom_fields_of_quotes_on_the_form_and_the_page(client, erp, seed):
+    r = client.post(
+        "/api/v1/custom-fields/quotes.quote",
+        json={
+            "code": "delivery",
+            "label_zh": "交货期",
+            "label_en": "Delivery",
+            "type": "text",
+            "required": True,
+        },
+        headers=seed["admin"],
+    )
+    assert r.status_code == 201, r.text
+    login(client, "sales1")
+    cid = seed["customer"]["id"]
+    form = client.get(f"/quotes/new?customer_id={cid}").text
+    assert 'data-field-code="delivery"' in form
+    token = csrf_of(client, f"/quotes/new?customer_id={cid}")
+    data = {
+        "_csrf": token,
+        "_cf": "1",
+        "customer_id": str(cid),
+        "valid_until": "",
+        "lines-0-sku": "SF-001",
+        "lines-0-qty": "1",
+    }
+    r = client.post("/quotes/new", data=data, follow_redirects=False)
+    assert r.status_code == 422
+    assert list(errors_of(r.text)) == [f"{FORM_PREFIX}delivery"]
+    assert count(erp) == 0
+    data[f"{FORM_PREFIX}delivery"] = "下单后 30 天"
+    r = client.post("/quotes/new", data=data, follow_redirects=False)
+    assert r.status_code == 303, errors_of(r.text)
+    page = client.get(r.headers["location"]).text
+    assert "交货期" in page and "下单后 30 天" in page

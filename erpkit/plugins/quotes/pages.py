@@ -15,7 +15,7 @@ from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy import select
 
-from erpkit.core import entities
+from erpkit.core import entities, fields
 from erpkit.core.auth.service import user_labels
 from erpkit.core.documents.amounts import amount_in_words
 from erpkit.core.errors import ErpError, ValidationError
@@ -216,6 +216,7 @@ class QuotePages(Controller):
         values=None,
         rows=None,
         errors=None,
+        custom=None,
         status_code=200,
     ) -> Template:
         erp = request.app.state.erp
@@ -235,6 +236,8 @@ class QuotePages(Controller):
             product_choices=_product_choices(s),
             policy=services.policy(s),
             category_labels=CATEGORY_LABELS,
+            defs=fields.definitions(erp, s, services.ENTITY, active_only=True),
+            custom=custom if custom is not None else (quote.custom if quote is not None else {}),
         )
 
     @get("/new", sync_to_thread=True, opt={"permission": services.CREATE})
@@ -290,6 +293,7 @@ class QuotePages(Controller):
             data = {k: v for k, v in values.items() if k != "project_name"}
             data["valid_until"] = data["valid_until"] or None
             data["lines"] = _lines_data(s, rows)
+            data["custom"] = fields.from_form(erp, s, services.ENTITY, form)
             return services.create_quote(erp, s, user, data)
 
         def on_error(s, exc):
@@ -308,6 +312,7 @@ class QuotePages(Controller):
                 values=values,
                 rows=rows,
                 errors=form_errors(exc, "lines"),
+                custom=fields.from_form(erp, s, services.ENTITY, form) or {},
                 status_code=exc.status,
             )
 
@@ -348,6 +353,7 @@ class QuotePages(Controller):
             q = services.visible(erp, s, quote_id, user)
             data: dict[str, Any] = dict(values)
             data["lines"] = _lines_data(s, rows)
+            data["custom"] = fields.from_form(erp, s, services.ENTITY, form)
             return services.update_quote(erp, s, user, q, data)
 
         def on_error(s, exc):
@@ -361,6 +367,7 @@ class QuotePages(Controller):
                 values=shown,
                 rows=rows,
                 errors=form_errors(exc, "lines"),
+                custom=fields.from_form(erp, s, services.ENTITY, form) or {},
                 status_code=exc.status,
             )
 
@@ -424,6 +431,7 @@ class QuotePages(Controller):
             status_labels=services.STATUS_LABELS,
             effective=services.effective_status,
             error=error,
+            custom_rows=fields.detail_rows(request.app.state.erp, s, services.ENTITY, q.custom),
             extras=detail_extras(request, services.ENTITY, q),
         )
 
