@@ -76,7 +76,7 @@ def test_new_quote_from_a_project_is_prefilled_and_saved(client, erp, seed):
     assert "优等家具公司" in form.text and "总部办公楼" in form.text
     assert f'name="project_id" value="{project["id"]}"' in form.text
     assert 'value="总部办公楼"' in form.text  # the subject
-    assert "每行优惠 5.00%" in form.text  # the premium discount is announced
+    assert "每行优惠 5%" in form.text  # the premium discount is announced
     token = csrf_of(client, f"/quotes/new?project_id={project['id']}")
     data = {
         "_csrf": token,
@@ -109,6 +109,7 @@ def test_new_quote_from_a_project_is_prefilled_and_saved(client, erp, seed):
     assert "第1轮" in detail and "草稿" in detail
     assert "优等客户折扣" in detail and "quotes.category" in detail and "-480.00" in detail
     assert "¥9,120.00" in detail and "玖仟壹佰贰拾元整" in detail
+    assert f"{project['code']} 总部办公楼" in detail  # the project, read through the registry
     panel = client.get(f"/quotes/panel?project_id={project['id']}").text
     assert "data-quote-id" in panel
     with erp.sessionmaker() as s:

@@ -90,7 +90,7 @@ def test_quote_from_a_project_with_discount_rounds_and_exports(page, live_server
     expect(page.locator("#quote-customer")).to_contain_text(CUSTOMER)
     expect(page.locator("#quote-project")).to_contain_text(PROJECT)
     expect(page.locator("#f-subject")).to_have_value(PROJECT)
-    expect(page.locator("#policy-hint")).to_contain_text("5.00%")
+    expect(page.locator("#policy-hint")).to_contain_text("每行优惠 5%")
 
     # a mistake first: the error is shown beside the quantity
     page.locator("#f-lines-0-sku").fill(SKU)

@@ -235,6 +235,7 @@ class QuotePages(Controller):
             customer_choices=[] if customer is not None else _customer_choices(erp, s, user),
             product_choices=_product_choices(s),
             policy=services.policy(s),
+            number=_number,
             category_labels=CATEGORY_LABELS,
             defs=fields.definitions(erp, s, services.ENTITY, active_only=True),
             custom=custom if custom is not None else (quote.custom if quote is not None else {}),
@@ -391,9 +392,17 @@ class QuotePages(Controller):
         latest = all_rounds[-1].id == q.id if all_rounds else True
         units = options.labels(s, products.UNIT_LIST)
         policy = services.policy(s)
+        project_label = None
+        if q.project_id is not None:
+            try:
+                project = services.visible_project(request.app.state.erp, s, q.project_id, user)
+                project_label = f"{getattr(project, 'code', '')} {getattr(project, 'name', '')}"
+            except ValidationError:  # projects switched off, or not the user's to see
+                project_label = f"#{q.project_id}"
         return render(
             request,
             "quotes/detail.html",
+            project_label=project_label,
             status_code=status_code,
             q=q,
             state=state,
