@@ -543,6 +543,7 @@ def test_exports_print_the_totals_and_uploads_are_checked(client, erp, h):
     text = " ".join(str(v) for v in values)
     assert body["amount_in_words"] in text and "华东家具有限公司" in text
     assert "联系人：李四" in text  # the first contact
+    assert "销售代表：sales1" in text  # the quote's owner
     assert "SF-001" in text and "SV-01" in text and "优等客户折扣 -480.00" in text
     r = client.get(f"{API}/{qid}/export.docx", headers=h("sales1"))
     assert r.status_code == 200

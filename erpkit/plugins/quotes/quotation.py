@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from erpkit.core.auth.models import User
+from erpkit.core.auth.models import Department, User
 from erpkit.core.documents import DocumentTemplate
 from erpkit.core.documents.amounts import amount_in_words
 from erpkit.core.fields import options
@@ -78,8 +78,7 @@ def line_context(line, unit_labels: dict[str, str], no: int) -> dict[str, Any]:
 def quote_context(session: Session, q: Quote) -> dict[str, Any]:
     """``quote``, ``customer`` and ``salesperson`` for the quotation of ``q``."""
     units = options.labels(session, products.UNIT_LIST)
-    # the customer and its first contact in one query (the salesperson's department
-    # comes joined with the user)
+    # the customer and its first contact in one query
     first_contact = (
         select(func.min(Contact.id))
         .where(Contact.customer_id == q.customer_id)
@@ -92,7 +91,12 @@ def quote_context(session: Session, q: Quote) -> dict[str, Any]:
         .where(Customer.id == q.customer_id)
     ).first()
     customer, contact = row if row is not None else (None, None)
-    owner = session.get(User, q.owner_id)
+    # the salesperson's name, e-mail and department: columns only (no roles to load)
+    owner = session.execute(
+        select(User.display_name, User.username, User.email, Department.name)
+        .outerjoin(Department, Department.id == User.department_id)
+        .where(User.id == q.owner_id)
+    ).first()
     rates = sorted({ln.tax_rate for ln in q.lines})
     status = services.effective_status(q)
     return {
@@ -130,9 +134,9 @@ def quote_context(session: Session, q: Quote) -> dict[str, Any]:
         },
         "salesperson": {
             "id": q.owner_id,
-            "name": (owner.display_name or owner.username) if owner else "",
-            "email": (owner.email or "") if owner else "",
-            "department": owner.department.name if owner and owner.department else "",
+            "name": (owner[0] or owner[1]) if owner else "",
+            "email": (owner[2] or "") if owner else "",
+            "department": (owner[3] or "") if owner else "",
         },
     }
 
