@@ -662,13 +662,17 @@ def test_receipts_on_their_own_and_the_outstanding_amount(client, erp, h, staff)
         == 400
     )
     assert snapshot(erp) == before
-    r = client.post(url, json={"amount": "604.01", "confirm": True}, headers=h("finance"))
+    # the manager (department scope) records one too: the contract is locked in scope
+    r = client.post(url, json={"amount": "4.01"}, headers=h("manager"))
+    assert r.status_code == 201, r.text
+    r = client.post(url, json={"amount": "600.00", "confirm": True}, headers=h("finance"))
     assert r.status_code == 201
     got = client.get(f"{API}/{c['id']}", headers=h("finance")).json()
     assert got["amount_received"] == "904.01" and got["outstanding"] == "-0.01"
     assert [x["amount"] for x in client.get(url, headers=h("sales1")).json()] == [
         "300.00",
-        "604.01",
+        "4.01",
+        "600.00",
     ]
     # a draft takes no receipts
     draft = new_contract(client, h("sales1"), w).json()
