@@ -347,10 +347,12 @@ def test_a_large_discount_goes_to_approval_and_locks_the_quote(client, erp, h, p
     assert r.status_code == 200, r.text
     got = client.get(f"{API}/{qid}", headers=h("sales1")).json()
     assert (got["status"], got["approval_status"]) == ("sent", "approved")
-    # approved: still locked for edits, but the customer's answer is recorded
+    # approved: still locked for edits (nothing changes), but the customer's answer is
+    # recorded
     assert (
         client.patch(f"{API}/{qid}", json={"subject": "x"}, headers=h("sales1")).status_code == 409
     )
+    assert stored(erp, qid).subject is None
     assert client.post(f"{API}/{qid}/accept", headers=h("sales1")).json()["status"] == "accepted"
 
 
@@ -409,6 +411,17 @@ def test_sent_quotes_expire_after_their_valid_until_date(client, erp, h):
     # an expired quote may be revised: round 2 is valid again
     r = client.post(f"{API}/{qid}/revise", headers=h("sales1"))
     assert r.status_code == 201 and date.fromisoformat(r.json()["valid_until"]) > date.today()
+    # a draft past its date is not sent (422 on the date) and stays a draft
+    draft = r.json()["id"]
+    with erp.sessionmaker.begin() as s:
+        s.execute(
+            update(Quote)
+            .where(Quote.id == draft)
+            .values(valid_until=date.today() - timedelta(days=1))
+        )
+    r = client.post(f"{API}/{draft}/send", headers=h("sales1"))
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "valid_until"
+    assert stored(erp, draft).status == "draft"
 
 
 # -- bad input: a clear 422 / 409, nothing changed -------------------------------------------------
