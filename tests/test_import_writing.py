@@ -112,3 +112,24 @@ def test_record_many_writes_one_history_entry_per_record(erp):
             )
             assert entry.at == at
         assert audit.history(s, "my_plugin.note", 13) == []
+
+
+def test_many_rows_go_in_statements_of_several_sizes(erp, monkeypatch):
+    import erpkit.core.importing as importing
+
+    monkeypatch.setattr(importing, "ROWS_PER_STATEMENT", 100)  # SQLite: 3 x 100, 32, 16...
+    with erp.sessionmaker.begin() as s:
+        admin = _admin_id(s)
+        insert_rows(
+            s,
+            Note,
+            [(f"t{i}", f"C{i}") for i in range(357)],
+            columns=("title", "code"),
+            const={"owner_id": admin},
+        )
+        insert_rows(s, Note, [{"title": f"d{i}", "owner_id": admin} for i in range(7)])
+    with erp.sessionmaker() as s:
+        got = s.execute(select(Note.title, Note.code, Note.custom).order_by(Note.id)).all()
+    assert [t for t, _c, _j in got] == [f"t{i}" for i in range(357)] + [f"d{i}" for i in range(7)]
+    assert {c for _t, c, _j in got[:357]} == {f"C{i}" for i in range(357)}
+    assert all(j == {} for _t, _c, j in got)

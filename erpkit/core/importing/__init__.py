@@ -29,7 +29,7 @@ batch), and hands the good rows to ``write_batch(session, rows, ctx)`` in batche
 values and the reason. ``all_or_nothing`` writes nothing if any row is bad;
 ``valid_rows`` writes the good rows and reports the others.
 
-``write_batch`` should insert with :func:`insert_rows` (SQLAlchemy Core executemany,
+``write_batch`` should insert with :func:`insert_rows` (multi-row INSERTs on SQLite,
 COPY on PostgreSQL): ORM ``add_all`` is about ten times slower.
 """
 
@@ -37,8 +37,10 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain, repeat
 from operator import itemgetter
 from typing import Any
 
@@ -97,6 +99,12 @@ class ImportSchema:
     for rows of the batch to refuse (one query per batch, e.g. duplicates).
     ``write_batch(session, rows, ctx)`` writes the batch inside the import's
     transaction. ``permission`` is needed, besides ``core.import``, to run it.
+
+    ``read_ahead`` (the default): the rows are read, converted and given to
+    ``validate_row`` in a thread of their own, a batch or two ahead of the thread that
+    runs ``check_batch`` and ``write_batch``, so that Python converts while the database
+    writes. ``validate_row`` must then keep to its row (no session, no ``ctx.state``);
+    a schema whose ``validate_row`` needs more sets ``read_ahead=False``.
     """
 
     name: str
@@ -109,6 +117,7 @@ class ImportSchema:
     batch_size: int = 1000
     permission: str | None = None
     description: str = ""
+    read_ahead: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "columns", tuple(self.columns))
@@ -152,6 +161,11 @@ class ImportContext:
 # -- writing ---------------------------------------------------------------------------------
 
 
+#: SQLite: rows per INSERT statement (fewer if the statement would take more parameters
+#: than SQLite allows)
+ROWS_PER_STATEMENT = 500
+
+
 def _copy_enabled() -> bool:
     return os.environ.get("ERPKIT_IMPORT_COPY", "1") not in {"0", "false", "no"}
 
@@ -165,10 +179,10 @@ def insert_rows(
     const: Mapping[str, Any] | None = None,
 ) -> None:
     """Insert ``rows`` into ``table`` in the session's transaction, without RETURNING:
-    COPY on PostgreSQL, one DB-API executemany on SQLite (the values go through the
-    column types' bind processors, as SQLAlchemy would, at a fifth of its per-row cost;
-    bench/import_rows.py). Python-side column defaults (``default=dict``) are applied
-    to the columns the rows leave out, either way.
+    COPY on PostgreSQL; on SQLite, INSERT statements of many rows each (the values go
+    through the column types' bind processors, as SQLAlchemy would, at a fifth of its
+    per-row cost; bench/import_rows.py). Python-side column defaults (``default=dict``)
+    are applied to the columns the rows leave out, either way.
 
     ``rows`` are dicts with the same keys; or, with ``columns``, tuples (or lists) of
     values in that order, which spares building a dict per row. ``const`` gives the
@@ -182,7 +196,7 @@ def insert_rows(
     if name == "postgresql" and _copy_enabled():
         _copy(conn, table, rows, columns, const or {})
     elif name == "sqlite":
-        _executemany(conn, table, rows, columns, const or {})
+        _insert_values(conn, table, rows, columns, const or {})
     else:
         if columns is not None:
             keys = list(columns)
@@ -226,7 +240,7 @@ def _row_values(
         yield values
 
 
-def _executemany(
+def _insert_values(
     conn,
     table: Table,
     rows: Sequence[Any],
@@ -250,15 +264,12 @@ def _executemany(
     # the defaults come after the constants in each row; they are converted as well
     extra = [(n, make, processor(n)) for n, make in extra]
     prep = dialect.identifier_preparer
-    sql = (
-        f"INSERT INTO {prep.format_table(table)} ({', '.join(prep.quote(n) for n in names)}) "  # noqa: S608
-        f"VALUES ({', '.join('?' * len(names))})"
-    )
+    head = f"INSERT INTO {prep.format_table(table)} ({', '.join(prep.quote(n) for n in names)}) "
     if columns is not None and not procs and not extra:
-        # the rows as given, the constant values after them: no per-value work at all
-        params = [tuple(row) + tail for row in rows] if tail else [tuple(row) for row in rows]
+        # the rows as given, the constant values after each: no per-value work at all
+        params, after = rows, tail
     else:
-        params = []
+        params, after = [], ()
         for values in _row_values(rows, keys, columns, copy=True):
             for i, proc in procs:
                 v = values[i]
@@ -269,7 +280,37 @@ def _executemany(
                 v = make()
                 values.append(proc(v) if proc is not None and v is not None else v)
             params.append(tuple(values))
-    conn.exec_driver_sql(sql, params)
+    # many rows per statement: SQLite runs each in one step, without the GIL all along
+    # (an executemany takes it back after every row: with the import's reading thread
+    # running, each row then waited for its turn; bench/import_customers.py)
+    raw = conn.connection.driver_connection
+    limit = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    per = max(1, min(ROWS_PER_STATEMENT, limit // len(names)))
+    one = "(" + ",".join("?" * len(names)) + ")"
+    for start, size in _chunks(len(params), per):
+        part = params[start : start + size]
+        sql = head + "VALUES " + ",".join([one] * size)
+        if after:
+            values = chain.from_iterable(chain.from_iterable(zip(part, repeat(after))))
+        else:
+            values = chain.from_iterable(part)
+        conn.exec_driver_sql(sql, tuple(values))
+
+
+def _chunks(count: int, per: int) -> Iterator[tuple[int, int]]:
+    """``(start, size)`` of statements for ``count`` rows: ``per`` rows each, the rest
+    in powers of two, so that the statements have few different sizes (the driver
+    keeps each size prepared)."""
+    start = 0
+    while count - start >= per:
+        yield start, per
+        start += per
+    size = 1 << max(0, (count - start).bit_length() - 1)
+    while start < count:
+        while size > count - start:
+            size >>= 1
+        yield start, size
+        start += size
 
 
 def _copy(

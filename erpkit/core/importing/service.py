@@ -9,12 +9,15 @@ writes the good ones batch by batch and writes each rejected row to an .xlsx rep
 
 from __future__ import annotations
 
+import contextvars
 import io
 import json
 import os
+import queue
 import tempfile
+import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from operator import call, itemgetter
@@ -48,6 +51,8 @@ PREVIEW_ROWS = 20
 #: other requests wait for the write lock meanwhile): a commit per batch cost a tenth
 #: of the run on SQLite
 COMMIT_EVERY = 1.0
+#: pieces of converted rows (each up to a batch) the reading thread may be ahead by
+READ_AHEAD = 2
 #: SQLite, on the import's connection while it runs: a page cache of this many KiB (the
 #: default 2 MiB holds a fraction of the indexes the rows go into: pages were read back
 #: from the OS again and again) and a checkpoint of the write-ahead log every this many
@@ -494,8 +499,6 @@ def _db_reason(exc: Exception) -> str:
 class Importer:
     """One run of an import: read, convert, check, write, report."""
 
-    REPORT_EVERY = 256
-
     def __init__(
         self,
         ctx: JobContext,
@@ -540,13 +543,61 @@ class Importer:
             self.session.rollback()  # nothing of this import stays
 
     def run(self, source: Iterable[tuple[int, list[Any]]]) -> None:
-        schema, convert, ctx = self.schema, self.convert, self.ctx
-        batch_size = schema.batch_size
+        """Read, convert and write every row. With ``schema.read_ahead`` (the default)
+        the rows are read and converted in a thread of their own while this one checks
+        and writes the batches before them: the database works (on its server, or in
+        SQLite's C code) while Python converts. The session is used in this thread only."""
+        if not self.schema.read_ahead:
+            self.consume(self.converted(source))
+            return
+        items: queue.Queue = queue.Queue(maxsize=READ_AHEAD)
+        stop = threading.Event()
+
+        def produce() -> None:
+            try:
+                for item in self.converted(source):
+                    if not _put(items, item, stop):
+                        return
+            except BaseException as exc:  # handed to the writing thread, raised there
+                _put(items, exc, stop)
+            else:
+                _put(items, None, stop)
+
+        reader = threading.Thread(
+            target=contextvars.copy_context().run,  # the job's locale, for the messages
+            args=(produce,),
+            name=f"import-{self.ctx.job_id}-reader",
+            daemon=True,
+        )
+        reader.start()
+
+        def received() -> Iterator[tuple]:
+            while True:
+                item = items.get()
+                if item is None:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+
+        try:
+            self.consume(received())
+        finally:
+            stop.set()
+            reader.join()
+
+    def converted(self, source: Iterable[tuple[int, list[Any]]]) -> Iterator[tuple]:
+        """The rows read and converted, in pieces: ``(rows, their origins, rejected rows
+        as (number, cells, reason), rows read so far)``. A piece ends where a batch is
+        full (so that batches and rejections keep the file's order), or after
+        ``batch_size`` rejected rows."""
+        convert, ictx = self.convert, self.ictx
+        batch_size = self.schema.batch_size
         header_row = self.header_row
         rows: list[dict[str, Any]] = []
         src: list[tuple[int, list[Any]]] = []
-        ictx = self.ictx
-        every = self.REPORT_EVERY
+        bad: list[tuple[int, list[Any], str]] = []
+        pending = processed = 0  # rows of the current batch, in this piece and before
         for number, cells in source:
             if number <= header_row:
                 continue
@@ -555,22 +606,41 @@ class Importer:
             first = cells[0]
             if (first is None or first == "") and all(c is None or c == "" for c in cells):
                 continue
-            self.processed += 1
+            processed += 1
             values, errors = convert(cells, ictx)
             if errors:
-                self.reject(number, cells, convert.reason(errors))
+                bad.append((number, cells, convert.reason(errors)))
+                if len(bad) < batch_size:
+                    continue
             else:
                 rows.append(values)
                 src.append((number, cells))
-                if len(rows) >= batch_size:
-                    self.flush(rows, src)
-                    rows, src = [], []
-            if self.processed % every == 0:
-                if self.total is not None and self.processed > self.total:
-                    self.total = self.processed
-                ctx.report(
-                    self.processed, self.total, session=self.session if self.own_lock else None
-                )
+                pending += 1
+                if pending < batch_size:
+                    continue
+                pending = 0
+            yield rows, src, bad, processed
+            rows, src, bad = [], [], []
+        yield rows, src, bad, processed
+
+    def consume(self, pieces: Iterable[tuple]) -> None:
+        """Report the rejected rows, check and write the batches, report progress."""
+        ctx, batch_size = self.ctx, self.schema.batch_size
+        rows: list[dict[str, Any]] = []
+        src: list[tuple[int, list[Any]]] = []
+        for new_rows, new_src, bad, processed in pieces:
+            for number, cells, reason in bad:
+                self.reject(number, cells, reason)
+            self.processed = processed
+            if self.total is not None and processed > self.total:
+                self.total = processed
+            # before the batch is written: a cancelled job stops here
+            ctx.report(processed, self.total, session=self.session if self.own_lock else None)
+            rows.extend(new_rows)
+            src.extend(new_src)
+            if len(rows) >= batch_size:
+                self.flush(rows, src)
+                rows, src = [], []
         self.flush(rows, src)
 
     def flush(self, rows: list[dict[str, Any]], src: list[tuple[int, list[Any]]]) -> None:
@@ -680,6 +750,17 @@ def _sqlite_tuned(conn):
         if not raw.in_transaction:
             # copy the log into the database now rather than at someone's next commit
             raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+
+def _put(items: queue.Queue, item: Any, stop: threading.Event) -> bool:
+    """Hand ``item`` to the writing thread; False if it stopped (an error, a cancel)."""
+    while not stop.is_set():
+        try:
+            items.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
 
 
 def run_import(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
