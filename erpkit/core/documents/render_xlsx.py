@@ -43,6 +43,7 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
+from functools import lru_cache
 from io import BytesIO
 from itertools import accumulate
 from typing import Any
@@ -246,8 +247,37 @@ def _loop_items(env, rest: str, context: dict[str, Any]) -> list[dict[str, Any]]
         return ""
 
     source = "{% for " + rest + " %}{{ " + _COLLECT + "(" + ", ".join(names) + ") }}{% endfor %}"
-    env.from_string(source).render({**context, _COLLECT: collect})
+    template = _loop_template(source) if env is _shared_env() else env.from_string(source)
+    template.render({**context, _COLLECT: collect})
     return items
+
+
+# Compiling a placeholder costs more than rendering it (a 30-line quotation: 15 of 54 ms),
+# and a deployment prints the same few templates again and again: compiled placeholders
+# are kept per process, keyed by their text, on one shared environment (read-only once
+# made; rendering compiled templates is thread-safe).
+
+
+@lru_cache(maxsize=1)
+def _shared_env():
+    return environment()
+
+
+def _compile(env, text: str):
+    m = _SINGLE.match(text)
+    if m:
+        return "expr", env.compile_expression(m.group("expr"), undefined_to_none=False)
+    return "text", env.from_string(text)
+
+
+@lru_cache(maxsize=4096)
+def _compiled(text: str):
+    return _compile(_shared_env(), text)
+
+
+@lru_cache(maxsize=512)
+def _loop_template(source: str):
+    return _shared_env().from_string(source)
 
 
 def _find_blocks(env, ws, context, problems: _Problems) -> dict[int, _Block]:
@@ -559,7 +589,7 @@ def _assign(cell, value: Any, pictures: list) -> None:
         _set_text(cell, str(value))
 
 
-def _render_sheet(env, ws, context, blocks, rmap, problems: _Problems, cache: dict) -> list:
+def _render_sheet(env, ws, context, blocks, rmap, problems: _Problems) -> list:
     contexts: dict[int, dict[str, Any]] = {}
     for orig, block in blocks.items():
         base = rmap.row(orig) if rmap else orig
@@ -578,16 +608,7 @@ def _render_sheet(env, ws, context, blocks, rmap, problems: _Problems, cache: di
         ctx = contexts.get(cell.row, context)
         text = clean_quotes(source)
         try:
-            compiled = cache.get(text)
-            if compiled is None:
-                m = _SINGLE.match(text)
-                compiled = (
-                    ("expr", env.compile_expression(m.group("expr"), undefined_to_none=False))
-                    if m
-                    else ("text", env.from_string(text))
-                )
-                cache[text] = compiled
-            kind, fn = compiled
+            kind, fn = _compiled(text) if env is _shared_env() else _compile(env, text)
             value = fn(**ctx) if kind == "expr" else fn.render(ctx)
             _assign(cell, value, pictures)
         except Exception as exc:
@@ -633,7 +654,7 @@ def _place(ws, cell, ref: ImageRef) -> None:
 def render(source: bytes, context: dict[str, Any]) -> bytes:
     """Render the workbook ``source`` with ``context``; TemplateProblem (422) names the cell."""
     wb = open_workbook(source)
-    env = environment()
+    env = _shared_env()
     problems = _Problems()
     blocks = {ws.title: _find_blocks(env, ws, context, problems) for ws in wb.worksheets}
     problems.check()
@@ -641,13 +662,12 @@ def render(source: bytes, context: dict[str, Any]) -> bytes:
     maps = {t: m for t, m in maps.items() if m}
     if maps:
         _remap_workbook(wb, maps, blocks)
-    cache: dict = {}
     placed = []
     for ws in wb.worksheets:
         rmap = maps.get(ws.title)
         if rmap:
             _move_sheet(ws, rmap, blocks[ws.title])
-        for cell, ref in _render_sheet(env, ws, context, blocks[ws.title], rmap, problems, cache):
+        for cell, ref in _render_sheet(env, ws, context, blocks[ws.title], rmap, problems):
             placed.append((ws, cell, ref))
     problems.check()
     for ws, cell, ref in placed:
