@@ -31,6 +31,7 @@ def test_insert_rows_as_dicts_and_as_tuples_with_constants(erp):
         )
         insert_rows(s, Note, [("d",)], columns=("title",), const={"owner_id": admin})
         insert_rows(s, Note, [], columns=("title",), const={"owner_id": admin})  # nothing
+        insert_rows(s, Note, [(), ()], columns=(), const={"title": "e", "owner_id": admin})
     with erp.sessionmaker() as s:
         got = [
             (n.title, n.code, n.owner_id, n.custom)
@@ -41,6 +42,8 @@ def test_insert_rows_as_dicts_and_as_tuples_with_constants(erp):
         ("b", "B1", admin, {"colour": "红", "n": 2}),
         ("c", None, admin, {"colour": "红", "n": 2}),
         ("d", None, admin, {}),
+        ("e", None, admin, {}),
+        ("e", None, admin, {}),
     ]
 
 

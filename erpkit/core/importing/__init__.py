@@ -40,7 +40,7 @@ import os
 import sqlite3
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import chain, repeat
+from itertools import chain
 from operator import itemgetter
 from typing import Any
 
@@ -249,7 +249,6 @@ def _insert_values(
 ) -> None:
     keys = list(columns) if columns is not None else list(rows[0])
     extra = _defaults(table, keys + list(const))
-    names = keys + list(const) + [n for n, _f in extra]
     dialect = conn.dialect
 
     def processor(n):
@@ -260,40 +259,43 @@ def _insert_values(
     for n, v in const.items():
         p = processor(n)
         tail.append(p(v) if p is not None and v is not None else v)
-    tail = tuple(tail)
-    # the defaults come after the constants in each row; they are converted as well
-    extra = [(n, make, processor(n)) for n, make in extra]
-    prep = dialect.identifier_preparer
-    head = f"INSERT INTO {prep.format_table(table)} ({', '.join(prep.quote(n) for n in names)}) "
-    if columns is not None and not procs and not extra:
-        # the rows as given, the constant values after each: no per-value work at all
-        params, after = rows, tail
+    # the columns that have a Python default come after the given ones, converted too
+    made = [(make, processor(n)) for n, make in extra]
+    if columns is not None and not procs and not made:
+        params = rows  # the rows as given: no per-value work at all
     else:
-        params, after = [], ()
+        params = []
         for values in _row_values(rows, keys, columns, copy=True):
             for i, proc in procs:
                 v = values[i]
                 if v is not None:
                     values[i] = proc(v)
-            values.extend(tail)
-            for _n, make, proc in extra:
+            for make, proc in made:
                 v = make()
                 values.append(proc(v) if proc is not None and v is not None else v)
-            params.append(tuple(values))
+            params.append(values)
+    vary = keys + [n for n, _f in extra]
+    names = vary + list(const)
+    if not vary:  # nothing but constants: they vary then
+        vary, params, tail = names, [tail] * len(rows), []
     # many rows per statement: SQLite runs each in one step, without the GIL all along
     # (an executemany takes it back after every row: with the import's reading thread
-    # running, each row then waited for its turn; bench/import_customers.py)
+    # running, each row then waited for its turn; bench/import_customers.py). The
+    # constants are bound once per statement, not once per row.
+    prep = dialect.identifier_preparer
+    into = f"INSERT INTO {prep.format_table(table)} ({', '.join(prep.quote(n) for n in names)}) "
+    if tail:
+        picks = [f"column{i}" for i in range(1, len(vary) + 1)] + ["?"] * len(tail)
+        head, end = f"{into}SELECT {', '.join(picks)} FROM (VALUES ", ")"  # noqa: S608
+    else:
+        head, end = f"{into}VALUES ", ""
     raw = conn.connection.driver_connection
-    limit = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-    per = max(1, min(ROWS_PER_STATEMENT, limit // len(names)))
-    one = "(" + ",".join("?" * len(names)) + ")"
+    limit = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) - len(tail)
+    per = max(1, min(ROWS_PER_STATEMENT, limit // len(vary)))
+    one = "(" + ",".join("?" * len(vary)) + ")"
     for start, size in _chunks(len(params), per):
-        part = params[start : start + size]
-        sql = head + "VALUES " + ",".join([one] * size)
-        if after:
-            values = chain.from_iterable(chain.from_iterable(zip(part, repeat(after))))
-        else:
-            values = chain.from_iterable(part)
+        sql = head + ",".join([one] * size) + end
+        values = chain(tail, chain.from_iterable(params[start : start + size]))
         conn.exec_driver_sql(sql, tuple(values))
 
 
@@ -434,7 +436,7 @@ def find_existing(
             params.append(values)
         else:
             test = f"{prep.quote(key)} IN (SELECT value FROM json_each(?))"  # noqa: S608
-            params.append(json.dumps(values))
+            params.append(json.dumps(values, ensure_ascii=False))
         parts.append(f"SELECT {index}, {prep.quote(key)}, {given} FROM {name} WHERE {test}")  # noqa: S608
     sql = " UNION ALL ".join(parts)
     for index, value, found in conn.exec_driver_sql(sql, tuple(params)):
