@@ -31,6 +31,10 @@ import (``customers.customers``), against the floor measured in the same run.
 
 3. Prints rows/s, seconds, peak RSS (``ru_maxrss`` of the subprocess) and the ratio
    framework / floor. Targets: ratio <= 2, peak RSS <= 300 MB, on both databases.
+   The machine is shared: each round also shows the CPU seconds of the measuring
+   process (and of its PostgreSQL backends, when the server is on this machine) and
+   the load average, so that a round slowed by other work can be told apart.
+   ``--profile`` runs the framework import in-process under cProfile instead.
 
 Run with the project's interpreter::
 
