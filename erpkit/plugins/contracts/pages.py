@@ -41,7 +41,7 @@ SORT_LABELS = {
     "created_at": N_("Oldest first"),
     "-amount_total": N_("Amount, largest first"),
     "signed_on": N_("Signing date"),
-    "title": N_("Title"),
+    "title": N_("Contract title"),
 }
 RETURN_STATUS_LABELS = {
     "pending": N_("Waiting for approval"),
