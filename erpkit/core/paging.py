@@ -73,12 +73,12 @@ def decode(cursor: str, sort: str, kind: type | None = None) -> tuple[Any, int]:
     return value, row_id
 
 
-def after(column, id_column, value: Any, row_id: int, *, descending: bool, nulls_high: bool):
-    """The WHERE clause for "rows after (value, row_id)" in the order
+def after(column, id_column, *, null: bool, descending: bool, nulls_high: bool):
+    """The WHERE clause for "rows after the cursor's row" in the order
     ``column ASC|DESC, id ASC|DESC`` (same direction), NULLs where the database puts
-    them (``nulls_high``: PostgreSQL; SQLite has them low). Values are the named binds
-    ``after_value`` and ``after_id`` (see :func:`params`); the clause's shape depends
-    only on whether ``value`` is None."""
+    them (``nulls_high``: PostgreSQL; SQLite has them low). The cursor's value and id
+    are the named binds ``after_value`` and ``after_id`` (see :func:`params`); the
+    clause's shape depends only on whether that value is NULL (``null``)."""
     id_after = (
         id_column < bindparam("after_id") if descending else id_column > bindparam("after_id")
     )
@@ -87,7 +87,7 @@ def after(column, id_column, value: Any, row_id: int, *, descending: bool, nulls
     # NULLs come at the end of this order when they are high and the order ascends, or
     # low and it descends
     nulls_last = nulls_high != descending
-    if value is None:
+    if null:
         tied = and_(column.is_(None), id_after)
         return tied if nulls_last else or_(tied, column.is_not(None))
     beyond = column < bindparam("after_value") if descending else column > bindparam("after_value")

@@ -176,10 +176,6 @@ class CustomerPages(Controller):
                 owner_choices=_owner_choices(s, user),
                 defs=fields.list_columns(erp, s, services.ENTITY),
                 filter_params=fields.filter_values(request.query_params),
-                category_labels=services.CATEGORY_LABELS,
-                channel_labels=services.CHANNEL_LABELS,
-                sorts=services.SORTS,
-                today=date.today(),
                 **_choices(s),
             )
 

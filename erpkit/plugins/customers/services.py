@@ -501,8 +501,7 @@ def _after(sort: str, value, nulls_high: bool):
     return paging.after(
         SORTS[sort.lstrip("-")],
         Customer.id,
-        value,
-        0,
+        null=value is None,
         descending=sort.startswith("-"),
         nulls_high=nulls_high,
     )
