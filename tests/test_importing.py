@@ -317,6 +317,21 @@ def test_all_or_nothing_with_good_rows_writes_them_all(client, erp, ch):
     assert len(notes(erp)) == 1200
 
 
+def test_all_or_nothing_a_bad_row_after_half_the_file_undoes_the_written_rows(client, erp, ch):
+    # past half the rows, all or nothing on SQLite writes what it kept aside and the
+    # rest as it comes: a bad row near the end must still leave nothing behind
+    rows = [good(i) for i in range(1200)]
+    rows[1150][4] = "many"
+    job = run(client, erp, ch, xlsx(rows), mode="all_or_nothing", lang="en")
+    assert job["status"] == "failed"
+    assert job["result"]["imported"] == 0 and job["result"]["rejected"] == 1
+    assert notes(erp) == []
+    assert [r[0] for r in report(client, ch, job)[1:]] == [1152]
+    # and the database takes writes again at once (no transaction was left open)
+    job = run(client, erp, ch, xlsx(rows[:1150]), mode="all_or_nothing", name="b.xlsx")
+    assert job["status"] == "done" and len(notes(erp)) == 1150
+
+
 def test_a_cancelled_import_stops_and_says_what_it_kept(client, erp, ch):
     from erpkit.core.jobs import service
 

@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
+from itertools import repeat
 from operator import itemgetter
 from typing import IO, Any
 
@@ -41,9 +42,13 @@ def _decode_column(tag: str, data: Any) -> Sequence[Any]:
     if tag == "m":
         return data
     if tag == "D":
+        if None not in data:
+            return list(map(Decimal, data))
         return [None if v is None else Decimal(v) for v in data]
     if tag == "d":
         fromordinal = date.fromordinal
+        if None not in data:
+            return list(map(fromordinal, data))
         return [None if v is None else fromordinal(v) for v in data]
     # written by this process, in this run, to its own anonymous temporary file
     return pickle.loads(data)  # noqa: S301
@@ -70,7 +75,8 @@ def decode(blob: bytes) -> tuple[list[dict[str, Any]], list[int]]:
         return pickle.loads(payload[1]), numbers  # noqa: S301
     _tag, keys, columns = payload
     decoded = [_decode_column(tag, data) for tag, data in columns]
-    return [dict(zip(keys, values, strict=True)) for values in zip(*decoded, strict=True)], numbers
+    rows = zip(*decoded, strict=True)
+    return list(map(dict, map(zip, repeat(keys), rows))), numbers
 
 
 class Spool:
@@ -94,6 +100,16 @@ class Spool:
         for _ in range(self.batches):
             (size,) = _LENGTH.unpack(read(_LENGTH.size))
             yield decode(read(size))
+
+    def drain(self) -> Iterator[tuple[list[dict[str, Any]], list[int]]]:
+        """The batches in the order written, then the spool is empty (ready for more)."""
+        yield from self
+        self.clear()
+
+    def clear(self) -> None:
+        self.file.seek(0)
+        self.file.truncate()
+        self.batches = 0
 
     def close(self) -> None:
         self.file.close()
