@@ -474,6 +474,43 @@ def test_xlsx_formulas_inside_the_repeated_row_keep_their_own_row():
     assert ws["A4"].value == "=B1"  # a single cell refers to the first written row
 
 
+def test_xlsx_template_parsed_once_renders_as_a_fresh_parse(monkeypatch):
+    """Renders start from a copy of the workbook parsed before: the same file as from a
+    fresh parse of the template, again and again."""
+    from openpyxl.formatting.rule import CellIsRule
+    from openpyxl.styles import Font, PatternFill
+    from openpyxl.utils.indexed_list import IndexedList
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws["A1"] = "{%row for x in xs %}{{ x }}"
+    ws["A1"].font = Font(bold=True, color="FF0000")
+    ws["B1"] = "=A1*2"
+    ws["B1"].fill = PatternFill("solid", fgColor="DDEBF7")
+    ws["A2"] = "{{ xs|sum }}"
+    ws.merge_cells("A3:C4")
+    ws.row_dimensions[1].height = 30
+    ws.column_dimensions["A"].width = 20
+    ws.conditional_formatting.add("B1", CellIsRule(operator="greaterThan", formula=["3"]))
+    ws.print_area = "A1:C4"
+    out = BytesIO()
+    wb.save(out)
+    source = out.getvalue()
+
+    def parts(data: bytes) -> dict[str, bytes]:
+        with zipfile.ZipFile(BytesIO(data)) as z:
+            return {n: z.read(n) for n in z.namelist() if n != "docProps/core.xml"}
+
+    ctx = {"xs": [1, 2, 3]}
+    kept = [parts(render_xlsx.render(source, ctx)) for _ in range(3)]
+    copy = render_xlsx.template_workbook(source)
+    assert copy.active.row_dimensions[7].index == 7  # its dimension tables still work
+    monkeypatch.setattr(render_xlsx, "template_workbook", render_xlsx.open_workbook)
+    fresh = parts(render_xlsx.render(source, ctx))
+    assert kept == [fresh] * 3
+    assert IndexedList._dict == {}  # openpyxl's class-wide dict is left alone
+
+
 def test_remap_formula_and_references():
     rmap = render_xlsx.RowMap({5: 2})
     maps = {"Note": rmap}
