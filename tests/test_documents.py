@@ -474,6 +474,34 @@ def test_xlsx_formulas_inside_the_repeated_row_keep_their_own_row():
     assert ws["A4"].value == "=B1"  # a single cell refers to the first written row
 
 
+def test_xlsx_plain_lookups_answer_as_the_sandbox_does():
+    """``{{ x.a }}`` on plain dicts is read without Jinja: the same values, the same refusals."""
+    from erpkit.core.documents.engine import TemplateProblem
+
+    source = workbook(
+        {
+            "A1": "{%row for x in xs %}{{ x.a }}",
+            "B1": "{{ loop.index }}",
+            "C1": "{{ x.missing.deeper }}",
+            "D1": "{{ x._own }}",
+            "E1": "{{ x.nested.b }}",
+        }
+    )
+    ctx = {"xs": [{"a": 1, "_own": "kept", "nested": {"b": 2}}, {"a": Decimal("2.5")}]}
+    ws = openpyxl.load_workbook(BytesIO(render_xlsx.render(source, ctx))).active
+    assert [[c.value for c in row] for row in ws.iter_rows(max_col=5)] == [
+        [1, 1, None, "kept", 2],
+        [2.5, 2, None, None, None],
+    ]
+    source = workbook({"A1": "{%row for x in xs %}{{ x.a }}", "C1": "{{ x.__class__ }}"})
+    with pytest.raises(TemplateProblem) as e:
+        render_xlsx.render(source, {"xs": [{"a": 1, "__class__": "a key"}]})
+    assert e.value.problems == [
+        "Sheet1!C1: access to attribute '__class__' of 'dict' object is not allowed "
+        '(in "{{ x.__class__ }}")'
+    ]
+
+
 def test_xlsx_template_parsed_once_renders_as_a_fresh_parse(monkeypatch):
     """Renders start from a copy of the workbook parsed before: the same file as from a
     fresh parse of the template, again and again."""

@@ -356,15 +356,59 @@ def _shared_env():
 
 
 def _compile(env, text: str):
+    """``(kind, compiled, path)``: a cell holding one ``{{ expression }}`` is an "expr",
+    anything else a "text" template; ``path`` is set for a plain lookup such as
+    ``{{ line.qty }}`` (``("line", "qty")``), which :func:`_lookup` may answer alone."""
     m = _SINGLE.match(text)
     if m:
-        return "expr", env.compile_expression(m.group("expr"), undefined_to_none=False)
-    return "text", env.from_string(text)
+        expr = m.group("expr")
+        return "expr", env.compile_expression(expr, undefined_to_none=False), _path(env, expr)
+    return "text", env.from_string(text), None
 
 
 @lru_cache(maxsize=4096)
-def _compiled(text: str):
-    return _compile(_shared_env(), text)
+def _compiled(source: str):
+    return _compile(_shared_env(), clean_quotes(source))
+
+
+def _path(env, expr: str) -> tuple[str, ...] | None:
+    """``quote.customer.name`` -> ``("quote", "customer", "name")``; None for anything else."""
+    try:
+        body = env.parse("{{" + expr + "}}").body
+    except jinja2.TemplateError:
+        return None
+    if len(body) != 1 or not isinstance(body[0], nodes.Output) or len(body[0].nodes) != 1:
+        return None
+    node, names = body[0].nodes[0], []
+    while isinstance(node, nodes.Getattr):
+        names.append(node.attr)
+        node = node.node
+    if not isinstance(node, nodes.Name) or node.ctx != "load":
+        return None
+    return (node.name, *reversed(names))
+
+
+# Calling a compiled expression makes a new Jinja context (a 30-line quotation: 390 cells,
+# most of them ``{{ line.x }}``). A lookup through plain dicts (and ``loop``) is answered
+# here with what the sandbox would answer: a dict's item when the name is not an attribute
+# of dict (the sandbox reads items without a check). Anything else - a record, a missing
+# key, ``line.items``, a filter - goes to Jinja, so its checks and errors stay the same.
+
+_MISSING = object()
+_DICT_NAMES = frozenset(dir(dict))
+_LOOP_NAMES = frozenset(("index", "index0", "first", "last", "length", "revindex", "revindex0"))
+
+
+def _lookup(context: dict[str, Any], path: tuple[str, ...]) -> Any:
+    value = context.get(path[0], _MISSING)
+    for name in path[1:]:
+        if type(value) is dict and name not in _DICT_NAMES:
+            value = value.get(name, _MISSING)
+        elif type(value) is RowLoop and name in _LOOP_NAMES:
+            value = getattr(value, name)
+        else:
+            return _MISSING
+    return value
 
 
 @lru_cache(maxsize=512)
@@ -698,10 +742,17 @@ def _render_sheet(env, ws, context, blocks, rmap, problems: _Problems) -> list:
         ):
             continue
         ctx = contexts.get(cell.row, context)
-        text = clean_quotes(source)
         try:
-            kind, fn = _compiled(text) if env is _shared_env() else _compile(env, text)
-            value = fn(**ctx) if kind == "expr" else fn.render(ctx)
+            if env is _shared_env():
+                kind, fn, path = _compiled(source)
+            else:
+                kind, fn, path = _compile(env, clean_quotes(source))
+            if kind == "text":
+                value = fn.render(ctx)
+            else:
+                value = _lookup(ctx, path) if path else _MISSING
+                if value is _MISSING:
+                    value = fn(**ctx)
             _assign(cell, value, pictures)
         except Exception as exc:
             problems.add(ws, cell.coordinate, exc, source)
