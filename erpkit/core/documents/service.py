@@ -314,19 +314,25 @@ def set_company_image(session: Session, kind: str, data: bytes | None) -> Compan
 
 def user_context(session: Session, user) -> dict[str, Any]:
     """``user`` as documents see it (who prints): id, name, user name, e-mail, department."""
-    from erpkit.core.auth.models import User
+    from erpkit.core.auth.models import Department, User
 
     if user is None:
         return {"id": None, "name": "", "username": "", "email": "", "department": ""}
-    row = session.get(User, user.id)
+    # columns only: a User record would load its roles and superior too
+    row = session.execute(
+        select(User.display_name, User.username, User.email, Department.name)
+        .outerjoin(Department, Department.id == User.department_id)
+        .where(User.id == user.id)
+    ).first()
     if row is None:
         return {"id": user.id, "name": "", "username": "", "email": "", "department": ""}
+    display_name, username, email, department = row
     return {
-        "id": row.id,
-        "name": row.display_name or row.username,
-        "username": row.username,
-        "email": row.email,
-        "department": row.department.name if row.department else "",
+        "id": user.id,
+        "name": display_name or username,
+        "username": username,
+        "email": email,
+        "department": department or "",
     }
 
 
