@@ -17,6 +17,7 @@ import unicodedata
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
+from math import isfinite
 from typing import Any
 
 from erpkit.core.i18n import gettext as _
@@ -298,7 +299,10 @@ def _decimal(erp, column: Column):
         else:
             raise not_number()
         if quantum is not None:
-            q = d.quantize(quantum)
+            try:
+                q = d.quantize(quantum)
+            except InvalidOperation:  # more digits than a decimal holds
+                raise ConvertError(_("The number is too large.")) from None
             if q != d:
                 raise ConvertError(_("At most %(n)s decimal places.", n=column.places))
             d = q
@@ -475,3 +479,116 @@ def display_raw(value: Any) -> str:
     if isinstance(value, (date, time)):
         return value.isoformat()
     return str(value)
+
+
+# -- converting a column at once -----------------------------------------------------------------
+#
+# A batch of cells is converted column by column where the column's cells are all of the
+# usual type (text in a text column, numbers in a number column...): C loops (``map``
+# over built-in functions) instead of a Python call per cell, about a third of the cost.
+# Each bulk function gives exactly what the column's converter gives cell by cell, or
+# None when it cannot be sure (an empty cell, a value out of bounds, text in a number
+# column...): the caller then converts that column cell by cell, which also says what is
+# wrong with which cell. tests/test_import_convert.py checks the two agree.
+
+
+def _in_bounds(column: Column, values: list[Any]) -> bool:
+    if column.min is not None and min(values) < column.min:
+        return False
+    return column.max is None or max(values) <= column.max
+
+
+def make_bulk(erp, column: Column) -> Callable[[list[Any]], list[Any] | None]:
+    """A function cells -> values for a whole column of a batch, or None when the
+    cells need the cell-by-cell converter (see above)."""
+    kind = column.type
+    bounded = column.min is not None or column.max is not None
+    if kind == "text":
+        maxlen = column.max_length
+
+        def text(cells):
+            if set(map(type, cells)) != {str}:
+                return None
+            out = list(map(str.strip, cells))
+            if "" in out:
+                if column.required:
+                    return None
+                out = [s or None for s in out]
+                if maxlen is not None and max((len(s) for s in out if s), default=0) > maxlen:
+                    return None
+            elif maxlen is not None and max(map(len, out)) > maxlen:
+                return None
+            return out
+
+        return text
+    if kind == "int":
+
+        def whole(cells):
+            kinds = set(map(type, cells))
+            if kinds == {float}:
+                try:
+                    out = list(map(int, cells))
+                except (ValueError, OverflowError):  # NaN, infinity
+                    return None
+                if out != cells:  # a fraction somewhere
+                    return None
+            elif kinds == {int}:
+                out = cells
+            else:
+                return None
+            return out if not bounded or _in_bounds(column, out) else None
+
+        return whole
+    if kind == "decimal":
+        quantum = Decimal(1).scaleb(-column.places) if column.places is not None else None
+
+        def number(cells):
+            kinds = set(map(type, cells))
+            if kinds == {float}:
+                if not all(map(isfinite, cells)):
+                    return None
+                out = list(map(Decimal, map(repr, cells)))
+            elif kinds == {int}:
+                out = list(map(Decimal, cells))
+            else:
+                return None
+            if quantum is not None:
+                try:
+                    q = list(map(Decimal.quantize, out, [quantum] * len(out)))
+                except InvalidOperation:
+                    return None
+                if q != out:  # more decimal places than the column keeps
+                    return None
+                out = q
+            return out if not bounded or _in_bounds(column, out) else None
+
+        return number
+    if kind == "date":
+
+        def day(cells):
+            kinds = set(map(type, cells))
+            if kinds == {date}:
+                out = cells
+            elif kinds == {datetime}:
+                out = list(map(datetime.date, cells))
+            else:
+                return None
+            return out if not bounded or _in_bounds(column, out) else None
+
+        return day
+    if kind == "bool":
+        return lambda cells: cells if set(map(type, cells)) == {bool} else None
+    if kind == "choice":
+        exact: dict[Any, str] = {}
+        for o in choices_of(erp, column):
+            for name in (o.code, o.label_zh, o.label_en):
+                exact.setdefault(name, o.code)
+
+        def choice(cells):
+            if set(map(type, cells)) != {str}:
+                return None
+            out = list(map(exact.get, cells))
+            return None if None in out else out
+
+        return choice
+    return lambda cells: None

@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
+from itertools import repeat
 from operator import call, itemgetter
 from pathlib import Path
 from typing import IO, Any
@@ -45,6 +46,7 @@ from erpkit.core.jobs import service as jobs
 from erpkit.core.jobs.models import JobFile
 
 IMPORT_PERMISSION = "core.import"
+_MISSING = object()  # a cell that did not convert (RowConverter.batch)
 JOB_KIND = "core.import"
 PREVIEW_ROWS = 20
 #: valid_rows mode commits at most this often (seconds; half of it on SQLite, where other
@@ -310,6 +312,9 @@ class RowConverter:
         ]
         self.width = max((i for i, _k, _f in self.conv), default=-1) + 1
         self.labels = {c.key: cv.label(erp, c) for c in schema.columns}
+        self.bulk = [
+            (i, key, fn, cv.make_bulk(erp, schema.column(key))) for i, key, fn in self.conv
+        ]
         # the loop over the cells runs in C: pick the mapped cells, call each converter
         self._keys = tuple(key for _i, key, _f in self.conv)
         self._fns = tuple(fn for _i, _k, fn in self.conv)
@@ -346,6 +351,52 @@ class RowConverter:
             if problems:
                 return values, dict(problems)
         return values, None
+
+    def batch(
+        self, batch: list[list[Any]], ictx: ImportContext
+    ) -> tuple[list[dict[str, Any]], dict[int, dict[str, Any]]]:
+        """Many rows at once, column by column (:func:`convert.make_bulk`): the values
+        of each row, and ``{index: {key: reason}}`` for the rows that are wrong (their
+        values are then partial). The same outcome as calling this converter per row."""
+        width = self.width
+        if batch and min(map(len, batch)) < width:
+            batch = [c if len(c) >= width else [*c, *([None] * (width - len(c)))] for c in batch]
+        errors: dict[int, dict[str, Any]] = {}
+        columns = []
+        for i, key, fn, bulk in self.bulk:
+            cells = list(map(itemgetter(i), batch))
+            out = bulk(cells) if cells else []
+            if out is None:  # cell by cell: it says which cell is wrong and why
+                out = []
+                append = out.append
+                for r, v in enumerate(cells):
+                    try:
+                        append(fn(v))
+                    except cv.ConvertError as exc:
+                        append(_MISSING)
+                        errors.setdefault(r, {})[key] = exc.message
+            columns.append(out)
+        if columns:
+            rows = list(map(dict, map(zip, repeat(self._keys), zip(*columns, strict=True))))
+        else:  # no column mapped
+            rows = [{} for _cells in batch]
+        if errors:  # a wrong row keeps the values that converted, as per row
+            for r in errors:
+                rows[r] = {k: v for k, v in rows[r].items() if v is not _MISSING}
+        validate = self.schema.validate_row
+        if validate is not None:
+            for r, values in enumerate(rows):
+                if r in errors:
+                    continue
+                try:
+                    problems = validate(values, ictx)
+                except RowError as exc:
+                    problems = exc.errors
+                except ValidationError as exc:
+                    problems = exc.errors or {"": exc.detail}
+                if problems:
+                    errors[r] = dict(problems)
+        return rows, errors
 
     def reason(self, errors: Mapping[str, Any]) -> str:
         parts = []
@@ -601,29 +652,24 @@ class Importer:
         src: list[tuple[int, list[Any]]] = []
         bad: list[tuple[int, list[Any], str]] = []
         pending = processed = 0  # rows of the current batch, in this piece and before
-        for number, cells in source:
-            if number <= header_row:
-                continue
-            if not cells:
-                continue
-            first = cells[0]
-            if (first is None or first == "") and all(c is None or c == "" for c in cells):
-                continue
-            processed += 1
-            values, errors = convert(cells, ictx)
-            if errors:
-                bad.append((number, cells, convert.reason(errors)))
-                if len(bad) < batch_size:
-                    continue
-            else:
-                rows.append(values)
-                src.append((number, cells))
-                pending += 1
-                if pending < batch_size:
-                    continue
-                pending = 0
-            yield rows, src, bad, processed
-            rows, src, bad = [], [], []
+        for chunk in _chunks_of(source, header_row, batch_size):
+            converted, wrong = convert.batch([cells for _number, cells in chunk], ictx)
+            for r, (number, cells) in enumerate(chunk):
+                processed += 1
+                errors = wrong.get(r) if wrong else None
+                if errors:
+                    bad.append((number, cells, convert.reason(errors)))
+                    if len(bad) < batch_size:
+                        continue
+                else:
+                    rows.append(converted[r])
+                    src.append((number, cells))
+                    pending += 1
+                    if pending < batch_size:
+                        continue
+                    pending = 0
+                yield rows, src, bad, processed
+                rows, src, bad = [], [], []
         yield rows, src, bad, processed
 
     def consume(self, pieces: Iterable[tuple]) -> None:
@@ -754,6 +800,25 @@ class Importer:
             "rejected": self.rejected,
             "report": self.report is not None,
         }
+
+
+def _chunks_of(
+    source: Iterable[tuple[int, list[Any]]], header_row: int, size: int
+) -> Iterator[list[tuple[int, list[Any]]]]:
+    """The rows below the header that are not empty, ``size`` at a time."""
+    chunk: list[tuple[int, list[Any]]] = []
+    for number, cells in source:
+        if number <= header_row or not cells:
+            continue
+        first = cells[0]
+        if (first is None or first == "") and all(c is None or c == "" for c in cells):
+            continue
+        chunk.append((number, cells))
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 @contextmanager
