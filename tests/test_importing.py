@@ -750,6 +750,31 @@ def test_row_and_column_numbers_when_the_data_starts_further_down(tmp_path):
     assert full[2][1][3] == "N2"
 
 
+def test_a_sheet_written_with_a_namespace_prefix(tmp_path):
+    # some writers give every element a prefix (<x:row>, <x:c>, <x:f>): rows are counted
+    # and formulas found all the same
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["名称", "数量"])
+    ws.append(["甲", 1])
+    ws.append(["乙", "=1+1"])
+    plain = tmp_path / "plain.xlsx"
+    wb.save(plain)
+    path = tmp_path / "prefixed.xlsx"
+    with zipfile.ZipFile(plain) as src, zipfile.ZipFile(path, "w") as out:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = re.sub(rb"<(/?)(?![?!])([A-Za-z]+)", rb"<\1x:\2", data)
+                data = data.replace(b"xmlns=", b"xmlns:x=", 1)
+                assert b"<x:row " in data and b"<x:f>" in data
+            out.writestr(item, data)
+    info = readers.inspect(path)
+    assert (info.rows_estimate, info.has_problems) == (3, True)
+    problems = readers.problem_cells(path, info)
+    assert list(problems) == [3] and list(problems[3]) == [1]
+
+
 def test_csv_detection(tmp_path):
     path = tmp_path / "a.csv"
     path.write_bytes("名称;数量\n甲;1\n".encode("gb18030"))

@@ -258,15 +258,17 @@ def _verify(zf: zipfile.ZipFile, infos, sheet_path: str) -> tuple[int, bool]:
                 while fh.read(_STREAM):
                     pass
                 continue
-            rows += first.count(b"<row") + first.count(b":row ")
             prefixed = b"<worksheet" not in first
+            # rows are <row ...> or, with a namespace prefix, <x:row ...>
+            row_tag = b":row " if prefixed else b"<row"
+            rows += first.count(row_tag)
             problems = _may_have_problems(first, prefixed)
             tail = first[-16:]
             while True:
                 chunk = fh.read(_STREAM)
                 if not chunk:
                     break
-                rows += chunk.count(b"<row") + chunk.count(b":row ")
+                rows += chunk.count(row_tag)
                 if not problems:
                     problems = _may_have_problems(tail + chunk, prefixed)
                 tail = chunk[-16:]
