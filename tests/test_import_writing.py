@@ -136,3 +136,103 @@ def test_many_rows_go_in_statements_of_several_sizes(erp, monkeypatch):
     assert [t for t, _c, _j in got] == [f"t{i}" for i in range(357)] + [f"d{i}" for i in range(7)]
     assert {c for _t, c, _j in got[:357]} == {f"C{i}" for i in range(357)}
     assert all(j == {} for _t, _c, j in got)
+
+
+def test_insert_rows_stores_what_sqlalchemy_stores(erp):
+    # insert_rows binds columns with C loops where it can (dates, booleans): the stored
+    # values must be SQLAlchemy's, to the byte, on either database
+    from datetime import date
+    from decimal import Decimal
+
+    from sqlalchemy import (
+        JSON,
+        Boolean,
+        Column,
+        Date,
+        DateTime,
+        Integer,
+        MetaData,
+        Numeric,
+        String,
+        Table,
+        insert,
+        text,
+    )
+
+    md = MetaData()
+
+    def twin(name):
+        return Table(
+            name,
+            md,
+            Column("id", Integer, primary_key=True),
+            Column("day", Date),
+            Column("at", DateTime),
+            Column("flag", Boolean),
+            Column("amount", Numeric(14, 2)),
+            Column("label", String(20)),
+            # insert_rows stores None as SQL NULL, in JSON columns too
+            Column("data", JSON(none_as_null=True)),
+        )
+
+    ours, theirs = twin("t_insert_rows_ours"), twin("t_insert_rows_theirs")
+    md.create_all(erp.engine)
+    when = datetime(2024, 2, 29, 13, 5, 7)
+    batches = [
+        # every value of the usual type: the fast paths
+        [
+            {
+                "day": date(2024, 2, 29),
+                "at": when,
+                "flag": True,
+                "amount": Decimal("12.30"),
+                "label": "甲",
+                "data": {"a": 1},
+            },
+            {
+                "day": date(5, 1, 9),
+                "at": when,
+                "flag": False,
+                "amount": Decimal("0"),
+                "label": "",
+                "data": [1, "二"],
+            },
+            {
+                "day": date(9999, 12, 31),
+                "at": when,
+                "flag": True,
+                "amount": Decimal("-1.5"),
+                "label": "x",
+                "data": None,
+            },
+        ],
+        # mixed: None, a datetime in a date column, 0/1 for booleans
+        [
+            {"day": None, "at": None, "flag": None, "amount": None, "label": None, "data": None},
+            {"day": when, "at": when, "flag": 1, "amount": Decimal("3"), "label": "y", "data": {}},
+            {
+                "day": date(2000, 1, 1),
+                "at": when,
+                "flag": 0,
+                "amount": Decimal("4.5"),
+                "label": "z",
+                "data": {"k": None},
+            },
+        ],
+    ]
+    try:
+        with erp.engine.begin() as conn:
+            for i, rows in enumerate(batches):
+                for r in rows:
+                    r["id"] = len(rows) * i + rows.index(r) + 1
+                conn.execute(insert(theirs), rows)
+        with erp.sessionmaker.begin() as s:
+            for rows in batches:
+                insert_rows(s, ours, rows)
+        cols = "id, day, at, flag, amount, label, data"
+        with erp.engine.connect() as conn:
+            mine = conn.execute(text(f"SELECT {cols} FROM t_insert_rows_ours ORDER BY id"))
+            sqla = conn.execute(text(f"SELECT {cols} FROM t_insert_rows_theirs ORDER BY id"))
+            assert list(mine) == list(sqla)
+    finally:
+        md.drop_all(erp.engine)

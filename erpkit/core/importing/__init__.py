@@ -40,11 +40,12 @@ import os
 import sqlite3
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import chain
-from operator import itemgetter
+from datetime import date
+from itertools import chain, repeat
+from operator import is_, itemgetter
 from typing import Any
 
-from sqlalchemy import JSON, Table, insert
+from sqlalchemy import JSON, Boolean, Date, Table, insert
 from sqlalchemy.orm import Session
 
 from erpkit.core.registry import Option, RegistrationError
@@ -234,11 +235,43 @@ def _columns_of(
         return [[row.get(k) for row in rows] for k in keys]
 
 
+def _has_none(values: list[Any]) -> bool:
+    # by identity: ``None in values`` compares, and a Decimal compared with None asks
+    # whether None is a Rational (an ABC's Python-level isinstance, per value)
+    return any(map(is_, values, repeat(None)))
+
+
 def _processed(proc: Callable[[Any], Any], values: list[Any]) -> list[Any]:
     """``values`` through a bind processor; None stays None (SQL NULL)."""
-    if None in values:
+    if _has_none(values):
         return [None if v is None else proc(v) for v in values]
     return list(map(proc, values))
+
+
+_SQLITE_DATE_FORMAT = "%(year)04d-%(month)02d-%(day)02d"
+
+
+def _column_processor(type_, dialect) -> Callable[[list[Any]], list[Any]] | None:
+    """A function values -> bound values for a column of ``type_`` (None: as given):
+    the type's bind processor per value, with C loops for the common cases where they
+    give the same (a date column of dates on SQLite: ISO text; a boolean column of
+    bools without a native boolean: 0 and 1)."""
+    impl = type_.dialect_impl(dialect)
+    proc = impl.bind_processor(dialect)
+    if proc is None:
+        return None
+    usual = None
+    if isinstance(type_, Date) and getattr(impl, "_storage_format", None) == _SQLITE_DATE_FORMAT:
+        usual, fast = date, date.isoformat
+    elif isinstance(type_, Boolean) and not dialect.supports_native_boolean:
+        usual, fast = bool, int
+
+    def process(values: list[Any]) -> list[Any]:
+        if usual is not None and values and set(map(type, values)) == {usual}:
+            return list(map(fast, values))
+        return _processed(proc, values)
+
+    return process
 
 
 def _insert_values(
@@ -255,7 +288,9 @@ def _insert_values(
     def processor(n):
         return table.c[n].type.dialect_impl(dialect).bind_processor(dialect)
 
-    procs = [(i, p) for i, n in enumerate(keys) if (p := processor(n)) is not None]
+    procs = [
+        (i, p) for i, n in enumerate(keys) if (p := _column_processor(table.c[n].type, dialect))
+    ]
     tail = []
     for n, v in const.items():
         p = processor(n)
@@ -266,8 +301,8 @@ def _insert_values(
         params = rows  # the rows as given: no per-value work at all
     else:
         cols = _columns_of(rows, keys, columns)
-        for i, proc in procs:
-            cols[i] = _processed(proc, cols[i])
+        for i, process in procs:
+            cols[i] = process(cols[i])
         for make, proc in made:
             col = [make() for _row in rows]
             cols.append(_processed(proc, col) if proc is not None else col)
