@@ -317,8 +317,8 @@ def test_all_or_nothing_with_good_rows_writes_them_all(client, erp, ch):
     assert len(notes(erp)) == 1200
 
 
-def test_all_or_nothing_a_bad_row_after_half_the_file_undoes_the_written_rows(client, erp, ch):
-    # past half the rows, all or nothing on SQLite writes what it kept aside and the
+def test_all_or_nothing_a_bad_row_late_in_the_file_undoes_the_written_rows(client, erp, ch):
+    # past a quarter of the rows, all or nothing on SQLite writes what it kept aside and the
     # rest as it comes: a bad row near the end must still leave nothing behind
     rows = [good(i) for i in range(1200)]
     rows[1150][4] = "many"

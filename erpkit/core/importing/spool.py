@@ -1,8 +1,8 @@
 """Batches of checked rows kept on disk until they can all be written.
 
 An all-or-nothing import on SQLite checks rows before it writes any, so that it holds
-SQLite's single write lock for the writing only: the good rows wait here until half the
-file is checked (then they are written, and the rest as it comes: see
+SQLite's single write lock for the writing only: the good rows wait here until a quarter
+of the file is checked (then they are written, and the rest as it comes: see
 ``Importer.spool_or_switch``). Pickle
 spent about 1.7 s per 100,000 rows on this (Decimal and date values are pickled one
 by one through ``__reduce__``); this spool stores each batch column by column with
