@@ -14,16 +14,12 @@ openpyxl / docxtpl render of the same content, in the same run.
    **api**: the same through the HTTP route (Litestar test client), for reference.
    **bare**: the same content without erpkit, from the context built once beforehand:
    .xlsx: openpyxl loads the same template, inserts the rows, writes every value,
-   copies the line row's style and saves (merged cells and the print area are not
-   moved); .docx: docxtpl renders the same template with the same context in a plain
-   Jinja environment.
+   copies the line row's style, moves the merged cells below and the print area, and
+   saves; .docx: docxtpl renders the same template with the same context in a plain
+   Jinja environment. (erpkit keeps a template parsed per process and renders from a
+   copy; bare parses it every time, as a script would.)
 3. Prints the median milliseconds of each over ``--rounds`` renders (taken in turn)
    and the ratio erpkit / bare (target: at most 1.5 for both formats).
-
-``--what-if-compile-cache`` measures erpkit once more with the placeholders compiled
-once per process instead of once per render (the core renderer compiles each cell's
-Jinja source on every render; this patches its environment in this process only, to
-size that change: it is not how erpkit runs).
 
 Run with the project's interpreter::
 
@@ -273,29 +269,6 @@ def timed(fns: dict, rounds: int) -> dict[str, float]:
     return {name: statistics.median(x) * 1000 for name, x in samples.items()}
 
 
-def compile_once():
-    """Patch the core .xlsx renderer, in this process only, to compile each placeholder
-    once (a shared environment with memoised compiling); returns the undo."""
-    import functools
-
-    from erpkit.core.documents import engine, render_xlsx
-
-    shared = engine.environment()
-    expression = functools.lru_cache(1024)(shared.compile_expression)
-    template = functools.lru_cache(1024)(shared.from_string)
-    shared.compile_expression = lambda src, undefined_to_none=True: expression(
-        src, undefined_to_none
-    )
-    shared.from_string = lambda src, *a, **k: template(src)
-    before = render_xlsx.environment
-    render_xlsx.environment = lambda *a, **k: shared
-
-    def restore():
-        render_xlsx.environment = before
-
-    return restore
-
-
 def run(db: str, args) -> dict[str, float]:
     from erpkit.plugins.quotes import quotation
 
@@ -332,23 +305,6 @@ def run(db: str, args) -> dict[str, float]:
                     f"bare {floor:7.1f} ms   ratio erpkit/bare {ratio:5.2f}"
                     f"{'' if ratio <= 1.5 else '  (above the 1.5 target)'}"
                 )
-            if args.what_if_compile_cache:
-                restore = compile_once()
-                try:
-                    got = timed(
-                        {
-                            "erpkit": lambda: erpkit_render(erp, quote_id, user, "xlsx"),
-                            "bare": lambda: bare_xlsx(quotation.DOCUMENTS / "quotation.xlsx", ctx),
-                        },
-                        args.rounds,
-                    )
-                finally:
-                    restore()
-                print(
-                    f"  .xlsx  what if placeholders were compiled once: erpkit "
-                    f"{got['erpkit']:7.1f} ms   bare {got['bare']:7.1f} ms   "
-                    f"ratio {got['erpkit'] / got['bare']:5.2f}"
-                )
             return figures
         finally:
             for fn in cleanup:
@@ -364,11 +320,6 @@ def main() -> None:
     p.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="sqlite")
     p.add_argument("--lines", type=int, default=30, help="lines of the quote (30)")
     p.add_argument("--rounds", type=int, default=30, help="renders timed per figure (30)")
-    p.add_argument(
-        "--what-if-compile-cache",
-        action="store_true",
-        help="also time .xlsx with placeholders compiled once per process (a what-if)",
-    )
     args = p.parse_args()
     for db in ("sqlite", "postgresql") if args.db == "both" else (args.db,):
         run(db, args)
