@@ -343,17 +343,20 @@ class RowConverter:
                 except cv.ConvertError as exc:
                     errors[key] = exc.message
             return values, errors
+        return values, self.problems(values, ictx)
+
+    def problems(self, values: dict[str, Any], ictx: ImportContext) -> dict[str, Any] | None:
+        """What the schema's ``validate_row`` finds wrong with converted values."""
         validate = self.schema.validate_row
-        if validate is not None:
-            try:
-                problems = validate(values, ictx)
-            except RowError as exc:
-                problems = exc.errors
-            except ValidationError as exc:
-                problems = exc.errors or {"": exc.detail}
-            if problems:
-                return values, dict(problems)
-        return values, None
+        if validate is None:
+            return None
+        try:
+            problems = validate(values, ictx)
+        except RowError as exc:
+            problems = exc.errors
+        except ValidationError as exc:
+            problems = exc.errors or {"": exc.detail}
+        return dict(problems) if problems else None
 
     def batch(
         self, batch: list[list[Any]], ictx: ImportContext
@@ -386,19 +389,10 @@ class RowConverter:
         if errors:  # a wrong row keeps the values that converted, as per row
             for r in errors:
                 rows[r] = {k: v for k, v in rows[r].items() if v is not _MISSING}
-        validate = self.schema.validate_row
-        if validate is not None:
+        if self.schema.validate_row is not None:
             for r, values in enumerate(rows):
-                if r in errors:
-                    continue
-                try:
-                    problems = validate(values, ictx)
-                except RowError as exc:
-                    problems = exc.errors
-                except ValidationError as exc:
-                    problems = exc.errors or {"": exc.detail}
-                if problems:
-                    errors[r] = dict(problems)
+                if r not in errors and (problems := self.problems(values, ictx)):
+                    errors[r] = problems
         return rows, errors
 
     def reason(self, errors: Mapping[str, Any]) -> str:
