@@ -26,8 +26,6 @@ from pathlib import Path
 from typing import IO, Any
 
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.comments import Comment
 from openpyxl.styles import Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
@@ -40,6 +38,7 @@ from erpkit.core.i18n import N_
 from erpkit.core.i18n import gettext as _
 from erpkit.core.importing import MODES, ImportContext, ImportSchema, RowError, readers
 from erpkit.core.importing import convert as cv
+from erpkit.core.importing.report import ReportWriter
 from erpkit.core.importing.spool import Spool
 from erpkit.core.jobs import JobCancelled, JobContext, JobFailed
 from erpkit.core.jobs import service as jobs
@@ -488,45 +487,6 @@ def start_import(
 
 
 # -- the job --------------------------------------------------------------------------------------
-
-
-class ReportWriter:
-    """The rejected rows, written to an .xlsx as they come (openpyxl write-only)."""
-
-    def __init__(self, path: Path, headers: list[str]) -> None:
-        self.path = path
-        self.headers = headers
-        self.count = 0
-        self.wb = Workbook(write_only=True)
-        self.ws = self.wb.create_sheet(_("Rejected rows"))
-        bold = Font(bold=True)
-        header = []
-        for text in (_("Row"), *headers, _("Reason")):
-            cell = WriteOnlyCell(self.ws, value=self._safe(text))
-            cell.font = bold
-            header.append(cell)
-        self.ws.append(header)
-
-    def _safe(self, value: Any) -> Any:
-        if isinstance(value, readers.Problem):
-            value = cv.display_raw(value)
-        if isinstance(value, str):
-            value = ILLEGAL_CHARACTERS_RE.sub("", value)
-            if value.startswith("="):  # text, never a formula
-                cell = WriteOnlyCell(self.ws, value=value)
-                cell.data_type = "s"
-                return cell
-        return value
-
-    def add(self, number: int, cells: list[Any], reason: str) -> None:
-        width = len(self.headers)
-        values = [self._safe(c) for c in cells[:width]]
-        values.extend([None] * (width - len(values)))
-        self.ws.append([number, *values, self._safe(reason)])
-        self.count += 1
-
-    def save(self) -> None:
-        self.wb.save(self.path)
 
 
 _DB_ROW_ERRORS = (IntegrityError, DataError, ErpError, RowError)
