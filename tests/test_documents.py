@@ -9,6 +9,7 @@ import re
 import struct
 import zipfile
 import zlib
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from io import BytesIO
 from urllib.parse import unquote
@@ -23,7 +24,7 @@ from my_plugin import hooks_documents
 from my_plugin.models import Note
 from sqlalchemy import select
 
-from erpkit.core.documents import MEDIA_TYPES, DocumentTemplate, render_xlsx, service
+from erpkit.core.documents import MEDIA_TYPES, DocumentTemplate, render_docx, render_xlsx, service
 from erpkit.core.documents.amounts import amount_in_words
 from erpkit.core.documents.models import DocumentFile
 from erpkit.core.registry import RegistrationError
@@ -580,6 +581,56 @@ def test_docx_repeats_table_rows_and_fills_values(client, erp, people, admin):
 
 
 # -- the API: files, names, scope ------------------------------------------------------------------
+
+
+def test_docx_compiled_once_renders_as_a_fresh_compile(monkeypatch):
+    """The compiled templates and cleaned XML kept per process give the same files as
+    compiling every time, for every context; a broken template fails every time."""
+    from erpkit.core.documents.engine import TemplateProblem
+
+    d = docx.Document()
+    d.add_paragraph("Dear {{ name }}, {{ amount|money }} ({{ amount|amount_in_words }})")
+    d.add_paragraph("{%p for x in xs %}")
+    d.add_paragraph("Item {{ loop.index }}: {{ x }}")
+    d.add_paragraph("{%p endfor %}")
+    d.sections[0].header.paragraphs[0].text = "Header {{ name }}"
+    d.sections[0].footer.paragraphs[0].text = "Footer {{ today|date('%Y年%m月%d日') }}"
+    d.core_properties.title = "{{ name }}"
+    out = BytesIO()
+    d.save(out)
+    source = out.getvalue()
+
+    def parts(data: bytes) -> dict[str, bytes]:
+        with zipfile.ZipFile(BytesIO(data)) as z:
+            return {n: z.read(n) for n in z.namelist() if n != "docProps/core.xml"}
+
+    contexts = [
+        {"name": "A & B <Co.>", "amount": Decimal("1234.5"), "xs": [1, 2, 3]},
+        {"name": "苏州优品", "amount": Decimal("0.01"), "xs": []},
+        {"name": "C", "amount": Decimal("88"), "xs": ["x"]},
+    ]
+    for c in contexts:
+        c["today"] = date(2026, 1, 2)
+    kept = [parts(render_docx.render(source, c)) for c in contexts * 2]
+    assert kept[0] != kept[1] != kept[2]
+    monkeypatch.setattr(render_docx._Kept, "put", lambda self, text, value: None)
+    monkeypatch.setattr(render_docx, "_compiled", render_docx._Kept())
+    monkeypatch.setattr(render_docx, "_patched", render_docx._Kept())
+    fresh = [parts(render_docx.render(source, c)) for c in contexts]
+    assert kept == fresh * 2
+    assert not render_docx._compiled.items and not render_docx._patched.items
+    monkeypatch.undo()
+    broken = word("Hello", "Total: {{ total|nope }}", "Sum: {{ name|amount_in_words }}")
+    for ctx in ({"total": 1}, {"total": 1}):
+        with pytest.raises(TemplateProblem) as exc:
+            render_docx.render(broken, ctx)
+        assert "document: No filter named 'nope'." in exc.value.problems[0]
+    broken = word("Hello", "Sum: {{ name|amount_in_words }}")
+    for _ in range(2):
+        with pytest.raises(TemplateProblem) as exc:
+            render_docx.render(broken, {"name": "x"})
+        expected = "document: not an amount: 'x' (in \"Sum: {{ name|amount_in_words }}\")"
+        assert exc.value.problems == [expected]
 
 
 def test_download_name_is_utf8_in_content_disposition(client, erp, people, admin):

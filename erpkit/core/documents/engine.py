@@ -224,9 +224,12 @@ class DocumentEnvironment(ImmutableSandboxedEnvironment):
         return super().is_safe_callable(obj)
 
 
-def environment(autoescape: bool = False) -> DocumentEnvironment:
-    """A fresh environment (docxtpl changes ``autoescape`` on the one it is given)."""
-    env = DocumentEnvironment(undefined=Lenient, autoescape=autoescape, keep_trailing_newline=True)
+def environment(
+    autoescape: bool = False, cls: type[DocumentEnvironment] = DocumentEnvironment
+) -> DocumentEnvironment:
+    """A fresh environment (docxtpl changes ``autoescape`` on the one it is given);
+    ``cls`` a subclass of :class:`DocumentEnvironment` for a renderer's own."""
+    env = cls(undefined=Lenient, autoescape=autoescape, keep_trailing_newline=True)
     env.filters.update(FILTERS)
     env.globals["image"] = make_image
     return env
