@@ -16,8 +16,9 @@ openpyxl / docxtpl render of the same content, in the same run.
    .xlsx: openpyxl loads the same template, inserts the rows, writes every value,
    copies the line row's style, moves the merged cells below and the print area, and
    saves; .docx: docxtpl renders the same template with the same context in a plain
-   Jinja environment. (erpkit keeps a template parsed per process and renders from a
-   copy; bare parses it every time, as a script would.)
+   Jinja environment. (erpkit keeps per process an .xlsx template parsed, rendering
+   from a copy, and a .docx template's compiled Jinja and cleaned XML, opening the
+   document on every render; bare does all of it every time, as a script would.)
 3. Prints the median milliseconds of each over ``--rounds`` renders (taken in turn)
    and the ratio erpkit / bare (target: at most 1.5 for both formats).
 
