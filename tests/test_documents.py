@@ -503,6 +503,12 @@ def test_xlsx_plain_lookups_answer_as_the_sandbox_does():
     ]
 
 
+def _zip_parts(data: bytes) -> dict[str, bytes]:
+    """A document's zip parts, but the one with creation and modification times."""
+    with zipfile.ZipFile(BytesIO(data)) as z:
+        return {n: z.read(n) for n in z.namelist() if n != "docProps/core.xml"}
+
+
 def test_xlsx_template_parsed_once_renders_as_a_fresh_parse(monkeypatch):
     """Renders start from a copy of the workbook parsed before: the same file as from a
     fresh parse of the template, again and again."""
@@ -526,16 +532,12 @@ def test_xlsx_template_parsed_once_renders_as_a_fresh_parse(monkeypatch):
     wb.save(out)
     source = out.getvalue()
 
-    def parts(data: bytes) -> dict[str, bytes]:
-        with zipfile.ZipFile(BytesIO(data)) as z:
-            return {n: z.read(n) for n in z.namelist() if n != "docProps/core.xml"}
-
     ctx = {"xs": [1, 2, 3]}
-    kept = [parts(render_xlsx.render(source, ctx)) for _ in range(3)]
+    kept = [_zip_parts(render_xlsx.render(source, ctx)) for _ in range(3)]
     copy = render_xlsx.template_workbook(source)
     assert copy.active.row_dimensions[7].index == 7  # its dimension tables still work
     monkeypatch.setattr(render_xlsx, "template_workbook", render_xlsx.open_workbook)
-    fresh = parts(render_xlsx.render(source, ctx))
+    fresh = _zip_parts(render_xlsx.render(source, ctx))
     assert kept == [fresh] * 3
     assert IndexedList._dict == {}  # openpyxl's class-wide dict is left alone
 
@@ -600,10 +602,6 @@ def test_docx_compiled_once_renders_as_a_fresh_compile(monkeypatch):
     d.save(out)
     source = out.getvalue()
 
-    def parts(data: bytes) -> dict[str, bytes]:
-        with zipfile.ZipFile(BytesIO(data)) as z:
-            return {n: z.read(n) for n in z.namelist() if n != "docProps/core.xml"}
-
     contexts = [
         {"name": "A & B <Co.>", "amount": Decimal("1234.5"), "xs": [1, 2, 3]},
         {"name": "苏州优品", "amount": Decimal("0.01"), "xs": []},
@@ -611,12 +609,12 @@ def test_docx_compiled_once_renders_as_a_fresh_compile(monkeypatch):
     ]
     for c in contexts:
         c["today"] = date(2026, 1, 2)
-    kept = [parts(render_docx.render(source, c)) for c in contexts * 2]
+    kept = [_zip_parts(render_docx.render(source, c)) for c in contexts * 2]
     assert kept[0] != kept[1] != kept[2]
     monkeypatch.setattr(render_docx._Kept, "put", lambda self, text, value: None)
     monkeypatch.setattr(render_docx, "_compiled", render_docx._Kept())
     monkeypatch.setattr(render_docx, "_patched", render_docx._Kept())
-    fresh = [parts(render_docx.render(source, c)) for c in contexts]
+    fresh = [_zip_parts(render_docx.render(source, c)) for c in contexts]
     assert kept == fresh * 2
     assert not render_docx._compiled.items and not render_docx._patched.items
     monkeypatch.undo()
