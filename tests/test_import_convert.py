@@ -3,6 +3,7 @@ the same values (and types), the same errors, for any cells."""
 
 from __future__ import annotations
 
+import copy
 from datetime import date, datetime, time
 from types import SimpleNamespace
 
@@ -86,10 +87,13 @@ def converter(validate=None):
 
 
 def check(conv, rows):
+    # against the same converter made to convert every cell on its own, and row by row
+    cell_by_cell = copy.copy(conv)
+    cell_by_cell.bulk = [(i, key, fn, lambda cells: None) for i, key, fn, _b in conv.bulk]
     values, errors = conv.batch([list(r) for r in rows], None)
     assert len(values) == len(rows)
     for r, cells in enumerate(rows):
-        one_values, one_errors = conv(list(cells), None)
+        one_values, one_errors = cell_by_cell(list(cells), None)
         assert errors.get(r) == one_errors, (cells, errors.get(r), one_errors)
         assert shape(values[r]) == shape(one_values), cells
 

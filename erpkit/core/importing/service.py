@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from itertools import repeat
-from operator import call, itemgetter
+from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any
 
@@ -317,32 +317,12 @@ class RowConverter:
         self.bulk = [
             (i, key, fn, cv.make_bulk(erp, schema.column(key))) for i, key, fn in self.conv
         ]
-        # the loop over the cells runs in C: pick the mapped cells, call each converter
         self._keys = tuple(key for _i, key, _f in self.conv)
-        self._fns = tuple(fn for _i, _k, fn in self.conv)
-        picks = [i for i, _k, _f in self.conv]
-        if not picks:
-            self._pick = lambda cells: ()
-        elif len(picks) == 1:
-            self._pick = lambda cells, i=picks[0]: (cells[i],)
-        else:
-            self._pick = itemgetter(*picks)
 
     def __call__(self, cells: list[Any], ictx: ImportContext):
-        """``(values, None)`` or ``(partial values, {key: reason})``."""
-        if len(cells) < self.width:
-            cells = [*cells, *([None] * (self.width - len(cells)))]
-        try:
-            values = dict(zip(self._keys, map(call, self._fns, self._pick(cells))))  # noqa: B905
-        except cv.ConvertError:
-            values, errors = {}, {}
-            for i, key, fn in self.conv:
-                try:
-                    values[key] = fn(cells[i])
-                except cv.ConvertError as exc:
-                    errors[key] = exc.message
-            return values, errors
-        return values, self.problems(values, ictx)
+        """One row: ``(values, None)`` or ``(partial values, {key: reason})``."""
+        rows, errors = self.batch([cells], ictx)
+        return rows[0], errors.get(0)
 
     def problems(self, values: dict[str, Any], ictx: ImportContext) -> dict[str, Any] | None:
         """What the schema's ``validate_row`` finds wrong with converted values."""
