@@ -572,3 +572,67 @@ def test_nul_in_a_filter_or_search_is_a_400_not_a_server_error(client, h, admin_
     assert client.get("/api/v1/customers?region=x", headers=h["manager"]).status_code == 200
     login(client, "manager")
     assert client.get("/customers?q=%00").status_code == 400
+
+
+def test_the_column_checks_of_an_import_are_the_form_checks():
+    """name_keys, clean_phones, clean_credit_codes and clean_emails (an import's batch,
+    C loops) give what the form's one-value checks give, value by value."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from erpkit.core.errors import ValidationError
+    from erpkit.plugins.customers import checks
+
+    def one_by_one(clean, values):
+        out, errors = [], {}
+        for i, v in enumerate(values):
+            try:
+                out.append(clean(v))
+            except ValidationError as exc:
+                out.append(v)
+                errors[i] = next(iter(exc.errors.values()))
+        return out, errors
+
+    def name_key_reference(name):  # the rule as first written: a loop over the forms
+        import re
+        import unicodedata
+
+        key = re.sub(r"[\W_]+", "", unicodedata.normalize("NFKC", name).upper())
+        for s in checks._SUFFIX_KEYS:
+            if key.endswith(s) and len(key) > len(s):
+                return key[: -len(s)][:200]
+        return key[:200]
+
+    forms = st.sampled_from([*checks._SUFFIXES, "有限公司", "公司", "集团", " Co., Ltd.", ""])
+    names = st.builds(lambda a, b, c: a + b + c, st.text(max_size=8), forms, forms)
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(names, max_size=20))
+    def keys(values):
+        assert checks.name_keys(values) == [name_key_reference(v) for v in values]
+        assert checks.name_keys(values) == [checks.name_key(v) for v in values]
+
+    code = st.lists(st.sampled_from(checks.CREDIT_CHARS), min_size=17, max_size=17).map("".join)
+    good_code = code.map(lambda c: c + checks.credit_code_check_char(c))
+    credit_values = st.one_of(
+        st.none(), good_code, code.map(lambda c: c + "0"), good_code.map(str.lower), st.text()
+    )
+    mobile = st.integers(13_000_000_000, 19_999_999_999).map(str)
+    phone_values = st.one_of(
+        st.none(),
+        mobile,
+        mobile.map(lambda m: f"+86 {m}"),
+        st.sampled_from(["010-12345678", "(0755)1234567", "12", "  ", "１３８００１３８０００"]),
+        st.text(max_size=14),
+    )
+    email_values = st.one_of(st.none(), st.emails(), st.text(max_size=10))
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(credit_values), st.lists(phone_values), st.lists(email_values))
+    def columns(credits, phones, emails):
+        assert checks.clean_credit_codes(credits) == one_by_one(checks.clean_credit_code, credits)
+        assert checks.clean_phones(phones) == one_by_one(checks.clean_phone, phones)
+        assert checks.clean_emails(emails) == one_by_one(checks.clean_email, emails)
+
+    keys()
+    columns()

@@ -7,12 +7,14 @@ import copy
 from datetime import date, datetime, time
 from types import SimpleNamespace
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from erpkit.core.importing import Column, ImportSchema, RowError
 from erpkit.core.importing.readers import Problem
 from erpkit.core.importing.service import RowConverter
+from erpkit.core.registry import RegistrationError
 
 COLUMNS = (
     Column("name", "Name", required=True, max_length=8),
@@ -79,9 +81,14 @@ def shape(values):
     return {k: (type(v), str(v)) for k, v in values.items()}
 
 
-def converter(validate=None):
+def converter(validate=None, validate_batch=None):
     schema = ImportSchema(
-        "t.rows", "Rows", columns=COLUMNS, write_batch=lambda *a: None, validate_row=validate
+        "t.rows",
+        "Rows",
+        columns=COLUMNS,
+        write_batch=lambda *a: None,
+        validate_row=validate,
+        validate_batch=validate_batch,
     )
     return RowConverter(SimpleNamespace(catalogs={}), schema, KEYS)
 
@@ -117,6 +124,33 @@ def _validate(row, ctx):
 @given(batches())
 def test_batch_conversion_runs_validate_row_like_row_conversion(rows):
     check(converter(_validate), rows)
+
+
+def _validate_batch(rows, ctx):
+    bad = {}
+    for i, row in enumerate(rows):
+        try:
+            problems = _validate(row, ctx)
+        except RowError as exc:
+            problems = exc.errors
+        if problems:
+            bad[i] = problems
+    return bad
+
+
+@settings(max_examples=100, deadline=None)
+@given(batches())
+def test_validate_batch_refuses_and_changes_rows_like_validate_row(rows):
+    # it is given only the rows that converted: its indexes are theirs, mapped back
+    by_row = converter(_validate).batch([list(r) for r in rows], None)
+    by_batch = converter(validate_batch=_validate_batch).batch([list(r) for r in rows], None)
+    assert by_batch[1] == by_row[1]
+    assert [shape(v) for v in by_batch[0]] == [shape(v) for v in by_row[0]]
+
+
+def test_a_schema_gives_validate_row_or_validate_batch():
+    with pytest.raises(RegistrationError):
+        converter(_validate, _validate_batch)
 
 
 def test_the_usual_cells_take_the_fast_path_and_convert():

@@ -96,16 +96,21 @@ class ImportSchema:
 
     ``validate_row(row, ctx)`` may change ``row`` in place, and refuses it by raising
     :class:`RowError` (or :class:`~erpkit.core.errors.ValidationError`) or by returning
-    ``{"field": "why"}``. ``check_batch(session, rows, ctx)`` returns ``{index: why}``
+    ``{"field": "why"}``. ``validate_batch(rows, ctx)`` does the same for many rows at
+    once (the rows that converted, a batch at a time): it may change them in place and
+    returns ``{index: {"field": "why"}}`` for the rows to refuse; give it instead of
+    ``validate_row`` where a check costs less over a column than row by row (C loops
+    over a list). ``check_batch(session, rows, ctx)`` returns ``{index: why}``
     for rows of the batch to refuse (one query per batch, e.g. duplicates).
     ``write_batch(session, rows, ctx)`` writes the batch inside the import's
     transaction. ``permission`` is needed, besides ``core.import``, to run it.
 
     ``read_ahead`` (the default): the rows are read, converted and given to
-    ``validate_row`` in a thread of their own, a batch or two ahead of the thread that
-    runs ``check_batch`` and ``write_batch``, so that Python converts while the database
-    writes. ``validate_row`` must then keep to its row (no session, no ``ctx.state``);
-    a schema whose ``validate_row`` needs more sets ``read_ahead=False``.
+    ``validate_row`` (``validate_batch``) in a thread of their own, a batch or two ahead
+    of the thread that runs ``check_batch`` and ``write_batch``, so that Python converts
+    while the database writes. ``validate_row`` and ``validate_batch`` must then keep to
+    their rows (no session, no ``ctx.state``); a schema whose checks need more sets
+    ``read_ahead=False``.
     """
 
     name: str
@@ -114,6 +119,9 @@ class ImportSchema:
     write_batch: Callable[[Session, list[dict[str, Any]], ImportContext], Any]
     entity_type: str | None = None
     validate_row: Callable[[dict[str, Any], Any], Mapping[str, str] | None] | None = None
+    validate_batch: (
+        Callable[[list[dict[str, Any]], Any], Mapping[int, Mapping[str, str]]] | None
+    ) = None
     check_batch: Callable[[Session, list[dict[str, Any]], Any], Mapping[int, Any]] | None = None
     batch_size: int = 1000
     permission: str | None = None
@@ -129,6 +137,10 @@ class ImportSchema:
             raise RegistrationError(f"import schema {self.name!r} repeats a column key")
         if not callable(self.write_batch):
             raise RegistrationError(f"import schema {self.name!r}: write_batch must be callable")
+        if self.validate_row is not None and self.validate_batch is not None:
+            raise RegistrationError(
+                f"import schema {self.name!r}: give validate_row or validate_batch, not both"
+            )
         if not 1 <= self.batch_size <= 100_000:
             raise RegistrationError(f"import schema {self.name!r}: batch_size out of range")
 

@@ -372,6 +372,14 @@ class RowConverter:
             for r, values in enumerate(rows):
                 if r not in errors and (problems := self.problems(values, ictx)):
                     errors[r] = problems
+        elif self.schema.validate_batch is not None and rows:
+            good = [r for r in range(len(rows)) if r not in errors] if errors else None
+            found = self.schema.validate_batch(
+                rows if good is None else [rows[r] for r in good], ictx
+            )
+            for j, problems in (found or {}).items():
+                if problems:
+                    errors[j if good is None else good[j]] = dict(problems)
         return rows, errors
 
     def reason(self, errors: Mapping[str, Any]) -> str:

@@ -1,6 +1,7 @@
 """The customer import (批量导入) through the core's import framework.
 
-Per row: the checks of the customer form (credit code, phone, e-mail, option codes).
+Per batch, column by column: the checks of the customer form (credit code, phone,
+e-mail, option codes).
 Per batch of 2,000: duplicates against the database (one statement for the three
 keys) and within the file (keys seen so far), then one statement for the numbers,
 one for the ids (reserved, so that nothing is read back), and one executemany (COPY
@@ -18,13 +19,11 @@ from sqlalchemy import func, select
 from erpkit.core import audit, numbering
 from erpkit.core.auth.models import User
 from erpkit.core.db import utcnow
-from erpkit.core.errors import ValidationError
 from erpkit.core.i18n import N_
 from erpkit.core.i18n import gettext as _
 from erpkit.core.importing import (
     Column,
     ImportSchema,
-    RowError,
     find_existing,
     insert_rows,
     reserve_ids,
@@ -144,29 +143,28 @@ COLUMNS = (
 
 
 _CLEANERS = (
-    ("phone", checks.clean_phone),
-    ("credit_code", checks.clean_credit_code),
-    ("email", checks.clean_email),
+    ("phone", checks.clean_phones),
+    ("credit_code", checks.clean_credit_codes),
+    ("email", checks.clean_emails),
 )
 
 
-def validate_row(row: dict[str, Any], ctx) -> dict[str, str] | None:
-    """The form's checks, on one row; adds the normalised keys."""
-    errors: dict[str, str] | None = None
-    get = row.get
-    for key, fn in _CLEANERS:
-        value = get(key)
-        if value is not None:
-            try:
-                row[key] = fn(value)
-            except ValidationError as exc:
-                if errors is None:
-                    errors = {}
-                errors[key] = next(iter(exc.errors.values()))
-    row["name_key"] = checks.name_key(row["name"]) or row["name"]
-    if errors:
-        raise RowError(errors)
-    return None
+def validate_batch(rows: list[dict[str, Any]], ctx) -> dict[int, dict[str, str]]:
+    """The form's checks, column by column over a batch (C loops where a value is in
+    its normal form already); adds the normalised name keys."""
+    bad: dict[int, dict[str, str]] = {}
+    for key, clean in _CLEANERS:
+        column = [row.get(key) for row in rows]
+        values, errors = clean(column)
+        for row, old, new in zip(rows, column, values, strict=True):
+            if new is not old:
+                row[key] = new
+        for i, message in errors.items():
+            bad.setdefault(i, {})[key] = message
+    names = [row["name"] for row in rows]
+    for row, name, key in zip(rows, names, checks.name_keys(names), strict=True):
+        row["name_key"] = key or name
+    return bad
 
 
 def _owners(session, ctx) -> dict[str, int]:
@@ -325,7 +323,7 @@ def schema() -> ImportSchema:
         N_("Customers"),
         columns=COLUMNS,
         entity_type=ENTITY,
-        validate_row=validate_row,
+        validate_batch=validate_batch,
         check_batch=check_batch,
         write_batch=write_batch,
         # per batch: one duplicate query, a number and an id statement, a savepoint;
