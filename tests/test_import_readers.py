@@ -335,3 +335,17 @@ def test_the_mark_character_in_a_cell_beside_shared_strings(tmp_path, piece):
     path = _workbook(tmp_path / "m.xlsx", _sheet(rows), _shared_strings())
     got = assert_same_as_calamine(path)
     assert [c for _n, c in got] == [["a&b<>\"'中中", "\ue0005", "\ue0001"]] * 3
+
+
+def test_each_piece_carries_only_the_number_formats_of_the_styles(tmp_path):
+    # Excel's styles may run to megabytes of fonts and fills: each piece would parse them
+    rows = [[date(2024, 1, 2), datetime(2024, 1, 2, 3, 4), time(5, 6), 1.5, "x"]] * 3
+    path = with_xlsxwriter(tmp_path / "x.xlsx", rows)
+    info = readers.inspect(path)
+    with zipfile.ZipFile(path) as zf:
+        full = zf.read(info.styles_path)
+        cut = readers._Pieces(zf, info).parts[info.styles_path]
+    assert b"<font" in full and b"<font" not in cut and b"<fill" not in cut
+    assert b'formatCode="yyyy/m/d"' in cut
+    got = assert_same_as_calamine(path)
+    assert got[0][1] == [date(2024, 1, 2), datetime(2024, 1, 2, 3, 4), time(5, 6), 1.5, "x"]

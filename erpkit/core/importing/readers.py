@@ -26,15 +26,17 @@ import csv
 import io
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
+from itertools import count
 from pathlib import Path
 from posixpath import join as posix_join
 from posixpath import normpath
 from typing import Any
 from xml.etree.ElementTree import ParseError
 from xml.etree.ElementTree import iterparse as _iterparse
+from xml.sax.saxutils import quoteattr
 
 from erpkit.core.errors import ValidationError
 from erpkit.core.i18n import gettext as _
@@ -404,36 +406,43 @@ def _is_date_format(code: str) -> str | None:
 _BUILTIN_DATES = {*range(14, 23), 45, 47}
 
 
+def _style_formats(zf: zipfile.ZipFile, path: str) -> tuple[dict[int, str], list[int]]:
+    """The workbook's number formats (id -> format code) and each cell style's format
+    id, in the order of the cell styles (a cell's ``s`` is an index into it)."""
+    formats: dict[int, str] = {}
+    xfs: list[int] = []
+    in_xfs = False
+    with zf.open(path) as fh:
+        for event, el in iterparse(fh, events=("start", "end")):
+            tag = _local(el.tag)
+            if event == "start":
+                in_xfs = in_xfs or tag == "cellXfs"
+                continue
+            if tag == "numFmt":
+                formats[int(el.get("numFmtId", "0"))] = el.get("formatCode", "")
+            elif tag == "xf" and in_xfs:
+                xfs.append(int(el.get("numFmtId", "0") or 0))
+            elif tag == "cellXfs":
+                in_xfs = False
+            elif tag in {"font", "fill", "border", "dxf", "cellStyle"}:
+                el.clear()
+    return formats, xfs
+
+
 def _date_styles(zf: zipfile.ZipFile, styles_path: str | None) -> dict[int, str]:
     """Style index -> "date" | "duration", for the styles that make numbers dates."""
     if not styles_path:
         return {}
-    formats: dict[int, str] = {}
+    formats, xfs = _style_formats(zf, styles_path)
+    kinds = {fmt: kind for fmt, code in formats.items() if (kind := _is_date_format(code))}
     out: dict[int, str] = {}
-    in_xfs = False
-    index = 0
-    with zf.open(styles_path) as fh:
-        for event, el in iterparse(fh, events=("start", "end")):
-            tag = _local(el.tag)
-            if event == "start":
-                if tag == "cellXfs":
-                    in_xfs = True
-                continue
-            if tag == "numFmt":
-                kind = _is_date_format(el.get("formatCode", ""))
-                if kind:
-                    formats[int(el.get("numFmtId", "0"))] = kind
-            elif tag == "cellXfs":
-                in_xfs = False
-            elif tag == "xf" and in_xfs:
-                fmt = int(el.get("numFmtId", "0") or 0)
-                if fmt in formats:
-                    out[index] = formats[fmt]
-                elif fmt in _BUILTIN_DATES:
-                    out[index] = "date"
-                elif fmt == 46:
-                    out[index] = "duration"
-                index += 1
+    for index, fmt in enumerate(xfs):
+        if fmt in kinds:
+            out[index] = kinds[fmt]
+        elif fmt in _BUILTIN_DATES:
+            out[index] = "date"
+        elif fmt == 46:
+            out[index] = "duration"
     return out
 
 
@@ -639,6 +648,22 @@ _BARE_SHEET = (
 _BARE_CLOSING = b"</sheetData></worksheet>"
 
 
+def _number_formats(zf: zipfile.ZipFile, path: str) -> bytes:
+    """The workbook's styles cut down to what tells calamine a date: the number formats
+    and each cell style's format (a workbook from Excel may carry megabytes of fonts,
+    fills and styles, which every piece would parse again)."""
+    formats, xfs = _style_formats(zf, path)
+    fmts = "".join(
+        f'<numFmt numFmtId="{fmt}" formatCode={quoteattr(code)}/>' for fmt, code in formats.items()
+    )
+    cells = "".join(f'<xf numFmtId="{fmt}"/>' for fmt in xfs)
+    return (
+        '<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        f'<numFmts count="{len(formats)}">{fmts}</numFmts>'
+        f'<cellXfs count="{len(xfs)}">{cells}</cellXfs></styleSheet>'
+    ).encode()
+
+
 def _has_shared(block: bytes) -> bool:
     """Whether a piece of worksheet XML has a shared string cell (a substring test
     first: a regular expression over every tag of a piece costs 15 ms a megabyte)."""
@@ -672,8 +697,10 @@ class _Pieces:
         self.info = info
         names = set(zf.namelist())
         keep = ["[Content_Types].xml", "_rels/.rels", "xl/workbook.xml"]
-        keep += ["xl/_rels/workbook.xml.rels", info.styles_path]
-        self.parts = {name: zf.read(name) for name in keep if name and name in names}
+        keep += ["xl/_rels/workbook.xml.rels"]
+        self.parts = {name: zf.read(name) for name in keep if name in names}
+        if info.styles_path in names:
+            self.parts[info.styles_path] = _number_formats(zf, info.styles_path)
         self.strings: list[str] | None = None
         self.prefixed = False
 
@@ -808,7 +835,7 @@ class _Pieces:
             if not tail:
                 raise ValueError("the worksheet's rows do not end where they should")
 
-    def piece(self, block: bytes) -> list[tuple[int, list[Any]]]:
+    def piece(self, block: bytes) -> Iterable[tuple[int, list[Any]]]:
         problems = (
             _problems_in(block, self.prefixed)
             if self.info.has_problems and _may_have_problems(block, self.prefixed)
@@ -832,18 +859,20 @@ class _Pieces:
                 shared = 0
                 table = self.zf.read(self.info.strings_path)
         start, grid = self._calamine(self.opening + block, self.closing, with_strings=table)
+        if start is None:
+            grid = []
         first_row, first_col = start or (0, 0)
-        strings = self.shared_strings() if shared else None
-        pad = [None] * first_col
-        out = []
-        for index, cells in enumerate(grid if start is not None else ()):
-            if strings is not None:
-                cells = [
-                    strings[int(v[1:])] if v.__class__ is str and v[:1] == _MARK else v
-                    for v in cells
-                ]
-            out.append((first_row + index + 1, pad + cells if first_col else cells))
-        return _with_problems(out, problems) if problems else out
+        if shared:
+            strings = self.shared_strings()
+            grid = [
+                [strings[int(v[1:])] if v.__class__ is str and v[:1] == _MARK else v for v in cells]
+                for cells in grid
+            ]
+        if first_col:
+            pad = [None] * first_col
+            grid = [pad + cells for cells in grid]
+        rows = zip(count(first_row + 1), grid)
+        return _with_problems(list(rows), problems) if problems else rows
 
 
 def _with_problems(rows: list[tuple[int, list[Any]]], problems) -> list[tuple[int, list[Any]]]:
