@@ -349,3 +349,19 @@ def test_each_piece_carries_only_the_number_formats_of_the_styles(tmp_path):
     assert b'formatCode="yyyy/m/d"' in cut
     got = assert_same_as_calamine(path)
     assert got[0][1] == [date(2024, 1, 2), datetime(2024, 1, 2, 3, 4), time(5, 6), 1.5, "x"]
+
+
+@pytest.mark.parametrize("blank", [b"", b"<row/>"], ids=["every row written", "blank rows"])
+def test_rows_and_cells_without_their_numbers(tmp_path, piece, blank):
+    # r is optional on <row> and <c>: a row follows the row before it, in every piece
+    body = b"".join(
+        b'<row><c><v>%d</v></c><c t="inlineStr"><is><t>\xe7\x94\xb2%d</t></is></c></row>%s'
+        % (i, i, blank if i % 5 == 0 else b"")
+        for i in range(1, 200)
+    )
+    body += b'<row r="400"><c r="B400"><v>400</v></c></row><row><c><v>401</v></c></row>'
+    path = _workbook(tmp_path / "n.xlsx", _sheet(body))
+    got = assert_same_as_calamine(path)
+    numbers = [n for n, _c in got]
+    assert numbers[:-2] == [i + ((i - 1) // 5 if blank else 0) for i in range(1, 200)]
+    assert numbers[-2:] == [400, 401] and got[-2][1] == [None, 400.0]

@@ -664,6 +664,30 @@ def _number_formats(zf: zipfile.ZipFile, path: str) -> bytes:
     ).encode()
 
 
+_R = re.compile(rb'\sr\s*=\s*["\'](\d+)["\']')
+
+
+def _numbered(block: bytes, next_row: int, row_tag: re.Pattern, row_open: bytes):
+    """A piece whose first row has its number, and the number of the row after its
+    last. ``r`` may be left out, a row then following the one before it: calamine would
+    count each piece's rows from 1."""
+    first = row_tag.search(block)
+    if first is None:
+        return block, next_row
+    r = _R.search(first.group(1))
+    if r is None:
+        at = first.start(1)
+        block = b'%s r="%d"%s' % (block[:at], next_row, block[at:])
+        number = next_row
+    else:
+        number = int(r.group(1))
+    last = row_tag.match(block, block.rfind(row_open))
+    r = _R.search(last.group(1)) if last else None
+    if r is not None:
+        return block, int(r.group(1)) + 1
+    return block, number + block.count(row_open)
+
+
 def _has_shared(block: bytes) -> bool:
     """Whether a piece of worksheet XML has a shared string cell (a substring test
     first: a regular expression over every tag of a piece costs 15 ms a megabyte)."""
@@ -819,6 +843,9 @@ class _Pieces:
             self.opening = _DIMENSION.sub(b"", buf[: m.end()])
             self.closing = b"</" + prefix + b"sheetData></" + root_prefix + b"worksheet>"
             row_end = b"</" + prefix + b"row>"
+            row_open = b"<" + prefix + b"row"
+            row_tag = re.compile(re.escape(row_open) + rb"\b([^>]*?)/?>")
+            next_row = 1
             buf = buf[m.end() :]
             while True:
                 chunk = fh.read(_PIECE)
@@ -827,6 +854,7 @@ class _Pieces:
                 if cut >= 0 and (len(buf) >= _PIECE or not chunk):
                     cut += len(row_end)
                     block, buf = buf[:cut], buf[cut:]
+                    block, next_row = _numbered(block, next_row, row_tag, row_open)
                     yield from self.piece(block)
                 if not chunk:
                     break
