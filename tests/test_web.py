@@ -292,3 +292,48 @@ def test_pager_shows_a_window_of_pages(erp, page_no, pages, expected):
     if pages > 1:
         # other parameters are kept, URL-encoded; empty ones are left out
         assert 'href="?q=%E5%BC%A0+%E4%B8%89&amp;page=1"' in html
+
+
+def test_database_work_in_threads_is_bounded_by_the_pool(erp):
+    """run_read (and submit_form, sign-in) run no more threads at once than the engine's
+    pool keeps connections: a thread beyond that would open a connection for one request
+    and close it after (on PostgreSQL a new server process each time)."""
+    import asyncio
+    import threading
+    import time
+
+    from sqlalchemy import text
+
+    from erpkit.core.web import run_read
+
+    pool = erp.engine.pool
+    size = pool.size()
+    lock = threading.Lock()
+    full = threading.Event()
+    seen = {"now": 0, "most": 0, "checked_out": 0}
+
+    def work():
+        with lock:
+            seen["now"] += 1
+            seen["most"] = max(seen["most"], seen["now"])
+            if seen["now"] >= size:
+                full.set()
+        try:
+            with erp.read_sessionmaker() as s:
+                s.execute(text("SELECT 1"))
+                with lock:
+                    seen["checked_out"] = max(seen["checked_out"], pool.checkedout())
+                full.wait(10)  # hold the connection until as many threads as allowed run
+                time.sleep(0.01)
+            return "done"
+        finally:
+            with lock:
+                seen["now"] -= 1
+
+    async def many():
+        return await asyncio.gather(*(run_read(erp, work, scan=True) for _ in range(4 * size)))
+
+    assert asyncio.run(many()) == ["done"] * (4 * size)
+    assert seen["most"] == size  # they do run side by side, up to the pool's size
+    assert seen["checked_out"] <= size  # never an overflow connection
+    assert pool.overflow() <= 0

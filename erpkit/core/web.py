@@ -6,12 +6,14 @@ register the shell's routes and menu.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+from weakref import WeakKeyDictionary
 
 import anyio
 import jinja2
@@ -179,7 +181,28 @@ async def submit_form(
             target = success(result) if callable(success) else success
             return Redirect(target, status_code=303)
 
-    return await anyio.to_thread.run_sync(work)
+    return await anyio.to_thread.run_sync(work, limiter=db_limiter(erp))
+
+
+def db_limiter(erp) -> anyio.CapacityLimiter:
+    """How many threads may run ``erp``'s database work at once (per event loop): as
+    many as its connection pool keeps open (``pool_size``).
+
+    anyio's default is 40 threads. With more threads holding connections than the pool
+    keeps, the extra ones are opened for a request and closed after it ("overflow"): on
+    PostgreSQL a new server process each time, about 10 a second under
+    bench/customer_list.py's load, and the list answered 52-67% of the bare handler's
+    requests. Requests beyond the limit wait on the event loop for a thread instead.
+    """
+    loop = asyncio.get_running_loop()
+    limiters = erp.__dict__.get("_db_limiters")
+    if limiters is None:
+        limiters = erp._db_limiters = WeakKeyDictionary()
+    limiter = limiters.get(loop)
+    if limiter is None:
+        size = getattr(erp.engine.pool, "size", None)
+        limiter = limiters[loop] = anyio.CapacityLimiter(size() if size else 10)
+    return limiter
 
 
 async def run_read(erp, work, *, scan: bool = False):
@@ -192,10 +215,11 @@ async def run_read(erp, work, *, scan: bool = False):
     free-text search, exports) go to the thread pool, so that other requests are served
     meanwhile. On PostgreSQL every read goes to the thread pool: a query waits for the
     server, and threads let those waits overlap (bench/customer_list.py: the bare
-    handler on the loop reached a third of the one in the thread pool).
+    handler on the loop reached a third of the one in the thread pool). No more threads
+    than the pool keeps connections (:func:`db_limiter`).
     """
     if scan or not erp.settings.is_sqlite:
-        return await anyio.to_thread.run_sync(work)
+        return await anyio.to_thread.run_sync(work, limiter=db_limiter(erp))
     return work()
 
 
@@ -361,7 +385,9 @@ async def login_submit(request: Request) -> Response | Template:
     client = request.client.host if request.client else ""
     try:
         # argon2 is slow on purpose: keep it off the event loop
-        sid = await anyio.to_thread.run_sync(sign_in, erp, username, password, client)
+        sid = await anyio.to_thread.run_sync(
+            sign_in, erp, username, password, client, limiter=db_limiter(erp)
+        )
     except ErpError as exc:  # throttled
         return page(
             request,
