@@ -688,6 +688,29 @@ def _numbered(block: bytes, next_row: int, row_tag: re.Pattern, row_open: bytes)
     return block, number + block.count(row_open)
 
 
+def _looked_up(grid: list[list[Any]], strings: list[str]) -> list[list[Any]]:
+    """calamine's grid with each shared string cell (:data:`_MARK` and an index) as its
+    text. Column by column, in C loops: a column without text is left as it is; a column
+    of shared strings only (the usual text column of a file from Excel) is joined, split
+    at the marks and looked up at once; any other column cell by cell. The piece held no
+    mark character of its own, so every mark is one of ours."""
+    get = strings.__getitem__
+    columns = list(zip(*grid, strict=True))
+    for c, column in enumerate(columns):
+        kinds = set(map(type, column))
+        if str not in kinds:
+            continue
+        if len(kinds) == 1 and "" not in column:
+            joined = "".join(column)
+            if joined.count(_MARK) == len(column) and joined[:1] == _MARK:
+                columns[c] = list(map(get, map(int, joined[1:].split(_MARK))))
+                continue
+        columns[c] = [
+            get(int(v[1:])) if v.__class__ is str and v[:1] == _MARK else v for v in column
+        ]
+    return list(map(list, zip(*columns, strict=True)))
+
+
 def _has_shared(block: bytes) -> bool:
     """Whether a piece of worksheet XML has a shared string cell (a substring test
     first: a regular expression over every tag of a piece costs 15 ms a megabyte)."""
@@ -882,14 +905,19 @@ class _Pieces:
         shared = 0
         table = None
         if self.info.strings_path and _has_shared(block):
-            rewritten, shared = block, 0
+            rewritten, shared, left = block, 0, True
             if _MARK_B not in block:
                 shared = block.count(b' t="s"><v>')
                 rewritten = block.replace(b' t="s"><v>', b' t="str"><v>' + _MARK_B)
-                if _has_shared(rewritten):  # other attributes after t, or spaces
+                # every "s" of the piece was such a cell (no scan of the rewritten piece)
+                left = block.count(b'"s"') != shared or b"'s'" in block
+                if left and _has_shared(rewritten):  # attributes after t, spaces, quotes
                     rewritten, more = _SHARED_CELL.subn(rb' t="str"\1>\2' + _MARK_B, rewritten)
                     shared += more
-            if shared and not _has_shared(rewritten):
+                    left = _has_shared(rewritten)
+                else:
+                    left = False
+            if shared and not left:
                 block = rewritten
             else:
                 # the mark is someone's text, or a shared string cell is written in a way
@@ -900,12 +928,8 @@ class _Pieces:
         if start is None:
             grid = []
         first_row, first_col = start or (0, 0)
-        if shared:
-            strings = self.shared_strings()
-            grid = [
-                [strings[int(v[1:])] if v.__class__ is str and v[:1] == _MARK else v for v in cells]
-                for cells in grid
-            ]
+        if shared and grid:
+            grid = _looked_up(grid, self.shared_strings())
         if first_col:
             pad = [None] * first_col
             grid = [pad + cells for cells in grid]
