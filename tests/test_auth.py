@@ -6,6 +6,7 @@ import re
 
 import pytest
 from conftest import ADMIN_PASSWORD, PASSWORD, csrf_of, login, token_for
+from litestar.testing import TestClient
 from sqlalchemy import func, select
 
 from erpkit.core.auth import service
@@ -537,11 +538,30 @@ def test_cached_users_follow_changes_made_by_another_process(client, erp, people
     """Who a token or session belongs to is cached per process; a change made by another
     process (here a second app on the same database, as the CLI or another worker) is seen
     by the very next request."""
+    changes_elsewhere_show_at_once(client, erp, people, make_app(upgrade=False).state.erp)
+
+
+def test_cached_users_follow_changes_elsewhere_on_postgresql(make_app, settings, pg_database_url):
+    """The same on PostgreSQL in every run: there the middleware awaits the counter on a
+    connection of its own per event loop (erpkit.core.generations.current_async)."""
+    pg = settings.with_(database_url=pg_database_url)
+    app = make_app(settings_=pg)
+    other = make_app(settings_=pg, upgrade=False).state.erp
+    with TestClient(app) as client:
+        erp = app.state.erp
+        with erp.sessionmaker.begin() as s:
+            people = {
+                name: service.create_user(s, name, PASSWORD, roles=["salesperson"]).id
+                for name in ("sales1", "sales2")
+            }
+        changes_elsewhere_show_at_once(client, erp, people, other)
+
+
+def changes_elsewhere_show_at_once(client, erp, people, other) -> None:
     from sqlalchemy import delete, event
 
     from erpkit.core.auth import cache
 
-    other = make_app(upgrade=False).state.erp
     headers = token_for(client, "sales1")
     me = client.get("/api/v1/me", headers=headers).json()
     assert "core.manage_users" not in me["permissions"]
@@ -555,7 +575,7 @@ def test_cached_users_follow_changes_made_by_another_process(client, erp, people
 
     # a grant given elsewhere shows at once
     with other.sessionmaker.begin() as s:
-        known = {code for code, in s.execute(select(service.KnownPermission.code))}
+        known = {code for (code,) in s.execute(select(service.KnownPermission.code))}
         service.grant(s, "salesperson", {*me["permissions"], "core.manage_users"}, known)
     assert "core.manage_users" in client.get("/api/v1/me", headers=headers).json()["permissions"]
 
@@ -607,3 +627,76 @@ def test_the_counter_connection_closes_with_the_engine(make_app):
     with pytest.raises(Exception):  # noqa: B017 (sqlite3 or psycopg: closed)
         conn.cursor().execute("SELECT 1")
     assert generations.current(erp.engine, "auth") == (0,)  # a new one after dispose
+
+
+def test_counter_reads_on_the_event_loop_see_every_commit_before_them(
+    make_app, settings, pg_database_url
+):
+    """On PostgreSQL the middleware awaits the auth counter (generations.current_async).
+    Callers that ask while a read is under way share one later read: none is answered by
+    a read that started before it asked, so a change committed before then is seen."""
+    import asyncio
+
+    from erpkit.core import generations
+
+    erp = make_app(settings_=settings.with_(database_url=pg_database_url)).state.erp
+    (before,) = generations.current(erp.engine, "auth")
+
+    async def scenario():
+        reader = generations._async_reader(erp.engine)
+        query = reader._query
+        answered, release = asyncio.Event(), asyncio.Event()
+
+        async def slow_answer(keys):  # the first read is made, its answer comes back late
+            found = await query(keys)
+            if not answered.is_set():
+                answered.set()
+                await release.wait()
+            return found
+
+        reader._query = slow_answer
+        first = asyncio.create_task(generations.current_async(erp.engine, "auth"))
+        await answered.wait()
+        with erp.sessionmaker.begin() as s:  # committed after the first read, before these
+            generations.bump(s, "auth")
+        later = [
+            asyncio.create_task(generations.current_async(erp.engine, "auth")) for _ in range(3)
+        ]
+        await asyncio.sleep(0.01)
+        release.set()
+        return await first, await asyncio.gather(*later), reader.reads
+
+    first, later, reads = asyncio.run(scenario())
+    assert first == (before,)
+    assert later == [(before + 1,)] * 3
+    assert reads == 2  # the three waiting callers shared one read
+
+
+def test_the_async_counter_connection_reconnects_and_closes_with_the_engine(
+    make_app, settings, pg_database_url
+):
+    """The event loop's counter connection: one the server ended is replaced on the next
+    read; it is closed when the engine is disposed, and a new one made after that."""
+    import asyncio
+
+    from sqlalchemy import text
+
+    from erpkit.core import generations
+
+    erp = make_app(settings_=settings.with_(database_url=pg_database_url)).state.erp
+
+    async def scenario():
+        assert await generations.current_async(erp.engine, "auth") == (0,)
+        reader = generations._async_reader(erp.engine)
+        conn = reader.conn
+        with erp.engine.begin() as c:  # the server ends it (a restart, a failover)
+            c.execute(text("SELECT pg_terminate_backend(:p)"), {"p": conn.info.backend_pid})
+        assert await generations.current_async(erp.engine, "auth") == (0,)
+        assert reader.conn is not conn and conn.closed
+        conn = reader.conn
+        erp.engine.dispose()
+        assert conn.closed
+        assert await generations.current_async(erp.engine, "auth") == (0,)
+        assert generations._async_reader(erp.engine) is not reader
+
+    asyncio.run(scenario())

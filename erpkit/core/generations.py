@@ -4,8 +4,9 @@ A cache in one process (a ``erpkit serve`` worker) must forget what another proc
 (another worker, ``erpkit worker``, the CLI) changed. Each cached kind of data has a
 counter in ``core_kv``; the change raises it in the same transaction
 (:func:`bump`), so a reader that sees the old counter also sees the old data. A
-reader fetches the counter with one primary-key read (:func:`current`) and keeps its
-entries only while the counter has not moved (:class:`GenerationCache`).
+reader fetches the counter with one primary-key read (:func:`current`; on the event
+loop :func:`current_async`) and keeps its entries only while the counter has not moved
+(:class:`GenerationCache`).
 
 Read the counter before loading what you cache: a change committed between the two
 then shows as a newer counter on the next request, never as stale data kept.
@@ -13,6 +14,7 @@ then shows as a newer counter on the next request, never as stale data kept.
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from contextlib import suppress
 from threading import Lock
@@ -166,6 +168,122 @@ def _close(slot: list) -> None:
     if conn is not None:
         with suppress(Exception):  # it may be broken already
             conn.close()
+
+
+async def current_async(engine: Engine, *names: str) -> tuple[int, ...]:
+    """:func:`current` for code on the event loop (the auth middleware).
+
+    On PostgreSQL the read awaits the server on an asynchronous connection of the
+    counters' own (one per event loop, autocommit, closed with the engine) instead of
+    holding the loop for the round trip: :func:`current` there stalled every request of
+    the worker for one round trip per request, under load the largest cost of
+    bench/customer_list.py's list after the thread pool's. Calls made while a read is
+    under way wait for the next read, one statement for all of them, sent once that
+    read has ended: every caller gets counters read after it asked, so it sees every
+    change committed before then, as with :func:`current`. SQLite has nothing to wait
+    for: :func:`current`."""
+    if engine.dialect.name != "postgresql":
+        return current(engine, *names)
+    keys = [_KEY_PREFIX + n for n in names]
+    found = await _async_reader(engine).read(keys)
+    return tuple(int(found.get(k, 0)) for k in keys)
+
+
+class _AsyncReader:
+    """One event loop's asynchronous connection to the counters, and the callers
+    waiting for the next read."""
+
+    def __init__(self, engine: Engine, loop: asyncio.AbstractEventLoop) -> None:
+        self.engine = engine
+        self.loop = loop
+        self.conn: Any = None
+        #: the next read's result and the keys it reads
+        self.next: tuple[asyncio.Future, set[str]] | None = None
+        self.task: asyncio.Task | None = None
+        self.reads = 0
+
+    async def read(self, keys: list[str]) -> dict[str, str]:
+        if self.next is None:
+            self.next = (self.loop.create_future(), set())
+        future, wanted = self.next
+        wanted.update(keys)
+        if self.task is None:
+            self.task = self.loop.create_task(self._run())
+        # shielded: a caller that goes away (client gone) does not cancel the others'
+        return await asyncio.shield(future)
+
+    async def _run(self) -> None:
+        try:
+            while self.next is not None:
+                (future, wanted), self.next = self.next, None
+                try:
+                    found = await self._query(sorted(wanted))
+                except asyncio.CancelledError:
+                    future.cancel()
+                    raise
+                except Exception as exc:  # the database is away: every caller sees it
+                    future.set_exception(exc)
+                else:
+                    future.set_result(found)
+        finally:
+            self.task = None
+            if self.next is not None:  # cancelled (the loop stops) with callers waiting
+                self.next[0].cancel()
+                self.next = None
+
+    async def _query(self, keys: list[str]) -> dict[str, str]:
+        import psycopg
+
+        for attempt in (1, 2):
+            try:
+                if self.conn is None or self.conn.closed:
+                    _args, params = self.engine.dialect.create_connect_args(self.engine.url)
+                    params.pop("context", None)  # SQLAlchemy's adapters: plain text here
+                    self.conn = await psycopg.AsyncConnection.connect(**params, autocommit=True)
+                cur = await self.conn.execute(_READ_ANY, (keys,))
+                self.reads += 1
+                return dict(await cur.fetchall())
+            except psycopg.Error:
+                self.close()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            with suppress(Exception):  # broken already, or its loop gone: close the socket
+                conn.pgconn.finish()
+
+
+_READ_ANY = "SELECT key, value FROM core_kv WHERE key = ANY(%s)"
+#: per database (the engine's pool): its asynchronous readers, one per event loop
+_ASYNC: WeakKeyDictionary[Any, dict[asyncio.AbstractEventLoop, _AsyncReader]] = WeakKeyDictionary()
+
+
+def _async_reader(engine: Engine) -> _AsyncReader:
+    loop = asyncio.get_running_loop()
+    readers = _ASYNC.get(engine.pool)
+    reader = readers.get(loop) if readers is not None else None
+    if reader is not None:
+        return reader
+    with _OWN_LOCK:
+        readers = _ASYNC.get(engine.pool)
+        if readers is None:
+            readers = _ASYNC[engine.pool] = {}
+            pool = engine.pool
+
+            def disposed(_engine) -> None:
+                with _OWN_LOCK:
+                    gone = _ASYNC.pop(pool, {})
+                for old in gone.values():
+                    old.close()
+
+            event.listen(getattr(engine, "engine", engine), "engine_disposed", disposed)
+        for done in [lp for lp in readers if lp.is_closed()]:  # e.g. a finished test client
+            readers.pop(done).close()
+        reader = readers[loop] = _AsyncReader(engine, loop)
+    return reader
 
 
 def current_in(session: Session, *names: str) -> tuple[int, ...]:

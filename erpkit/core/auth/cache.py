@@ -7,11 +7,11 @@ generation counter (:mod:`erpkit.core.generations`). Any change that could alter
 existing snapshot raises the counter in its own transaction: a user, role, grant or
 role assignment inserted, updated or deleted, a session or token deleted (sign-out,
 deactivation, new password, revoked token). A request then costs one primary-key
-read of the counter; after a change in any process, the next request of every
-process loads afresh. New sessions and tokens need no bump (nobody has cached them),
-nor do the housekeeping statements run with the execution option
-``erpkit_auth_neutral`` (expired sessions removed,
-a token's last use recorded).
+read of the counter, started after the request came in (on PostgreSQL awaited, not
+holding the event loop: :func:`generation`); after a change in any process, the next
+request of every process loads afresh. New sessions and tokens need no bump (nobody
+has cached them), nor do the housekeeping statements run with the execution option
+``erpkit_auth_neutral`` (expired sessions removed, a token's last use recorded).
 """
 
 from __future__ import annotations
@@ -45,13 +45,24 @@ def _cache(erp: Erp) -> generations.GenerationCache:
     return cache
 
 
-def user_for_token(erp: Erp, token: str) -> service.CurrentUser | None:
-    """The user of a valid bearer token; records its use at most once a minute."""
+async def generation(erp: Erp) -> int:
+    """The ``auth`` counter now, read without holding the event loop
+    (:func:`erpkit.core.generations.current_async`): the middleware reads it and passes it
+    to :func:`user_for_token` or :func:`user_for_session` for the same request."""
+    (gen,) = await generations.current_async(erp.engine, GENERATION)
+    return gen
+
+
+def user_for_token(erp: Erp, token: str, gen: int | None = None) -> service.CurrentUser | None:
+    """The user of a valid bearer token; records its use at most once a minute. ``gen``
+    is the ``auth`` counter read for this request (:func:`generation`); read here when
+    not given."""
     if not token.startswith(service.TOKEN_PREFIX) or len(token) > 200:
         return None
     key = ("token", service.token_hash(token))
     cache = _cache(erp)
-    (gen,) = generations.current(erp.engine, GENERATION)
+    if gen is None:
+        (gen,) = generations.current(erp.engine, GENERATION)
     now = utcnow()
     entry = cache.get(key, gen)
     if entry is None or (entry.expires_at is not None and entry.expires_at <= now):
@@ -77,11 +88,13 @@ def user_for_token(erp: Erp, token: str) -> service.CurrentUser | None:
     return entry.user
 
 
-def user_for_session(erp: Erp, sid: str) -> service.CurrentUser | None:
-    """The user of a live browser session (``sid`` from the signed cookie)."""
+def user_for_session(erp: Erp, sid: str, gen: int | None = None) -> service.CurrentUser | None:
+    """The user of a live browser session (``sid`` from the signed cookie); ``gen`` as for
+    :func:`user_for_token`."""
     key = ("session", sid)
     cache = _cache(erp)
-    (gen,) = generations.current(erp.engine, GENERATION)
+    if gen is None:
+        (gen,) = generations.current(erp.engine, GENERATION)
     now = utcnow()
     entry = cache.get(key, gen)
     if entry is None or entry.expires_at <= now:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from erpkit.core.app import Erp
 
 SESSION_COOKIE = "erpkit_session"
+_SESSION_COOKIE_BYTES = SESSION_COOKIE.encode()
 CSRF_COOKIE = "erpkit_csrf"
 LANG_COOKIE = "erpkit_lang"
 CSRF_FIELD = "_csrf"
@@ -60,7 +61,10 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         erp = self.erp
-        set_csrf = resolve_scope(erp, scope)
+        # the auth counter is awaited here, not read inside resolve_scope: on PostgreSQL
+        # a round trip there would hold the event loop
+        gen = await auth_cache.generation(erp) if _signed_in(scope) else None
+        set_csrf = resolve_scope(erp, scope, gen)
 
         async def send_wrapper(message) -> None:
             if set_csrf and message["type"] == "http.response.start":
@@ -78,12 +82,21 @@ class AuthMiddleware:
             i18n.deactivate(token)
 
 
-def resolve_scope(erp: Erp, scope) -> str | None:
+def _signed_in(scope) -> bool:
+    """Whether the request carries a bearer token or a session cookie to look up."""
+    for k, v in scope["headers"]:
+        if k == b"authorization" or (k == b"cookie" and _SESSION_COOKIE_BYTES in v):
+            return True
+    return False
+
+
+def resolve_scope(erp: Erp, scope, gen: int | None = None) -> str | None:
     """Put the user, how they signed in, and the language into ``scope``.
 
     Returns a new anonymous CSRF seed when the response must set that cookie.
     Also used by the error handler for requests that matched no route (Litestar
-    runs route middleware only for matched routes).
+    runs route middleware only for matched routes). ``gen``: the ``auth`` counter read
+    for this request (:func:`erpkit.core.auth.cache.generation`), else read here.
     """
     headers: dict[str, str] = {}
     for k, v in scope["headers"]:
@@ -99,13 +112,14 @@ def resolve_scope(erp: Erp, scope) -> str | None:
     authz = headers.get("authorization", "")
     if authz[:7].lower() == "bearer ":
         via = "token"
-        # Short indexed reads, mostly one counter read (erpkit.core.auth.cache): on the
-        # loop rather than paying a thread hop per request (2.4x on this machine).
-        user = auth_cache.user_for_token(erp, authz[7:].strip())
+        # Mostly a cache hit on the counter the middleware awaited (erpkit.core.auth.cache);
+        # a miss is a few short indexed reads: on the loop rather than paying a thread hop
+        # per request (2.4x on this machine).
+        user = auth_cache.user_for_token(erp, authz[7:].strip(), gen)
     elif SESSION_COOKIE in cookies:
         sid = erp.unsign(cookies[SESSION_COOKIE], "session")
         if sid:
-            user = auth_cache.user_for_session(erp, sid)
+            user = auth_cache.user_for_session(erp, sid, gen)
             via = "session" if user else None
             if user is None:
                 sid = None
