@@ -735,6 +735,7 @@ def profile_requests(args, root: Path, url: str | None) -> None:
     import httpx
     import litestar.utils.sync
 
+    import erpkit.core.web
     from erpkit.core.app import create_app
     from erpkit.core.auth import service as auth
 
@@ -744,9 +745,13 @@ def profile_requests(args, root: Path, url: str | None) -> None:
     async def inline_anyio(fn, *a, **kw):
         return fn(*a)
 
+    async def inline_erpkit(_erp, fn, *a):
+        return fn(*a)
+
     logging.getLogger("httpx").setLevel(logging.WARNING)
     litestar.utils.sync.sync_to_thread = inline
     anyio.to_thread.run_sync = inline_anyio
+    erpkit.core.web.in_thread = inline_erpkit  # run_read's hop (PostgreSQL)
     app = create_app(settings_for(root, url), ["customers"])
     erp = app.state.erp
     with erp.sessionmaker.begin() as s:
