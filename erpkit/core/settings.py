@@ -50,7 +50,8 @@ class Settings:
 
     @property
     def is_sqlite(self) -> bool:
-        return self.db_url.startswith("sqlite")
+        # asked on every request (erpkit.core.web.run_read): without resolving the path
+        return not self.database_url or self.database_url.startswith("sqlite")
 
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
