@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-import anyio
 from litestar import Controller, Request, get, post
 from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
@@ -17,7 +16,7 @@ from erpkit.core.auth.models import User
 from erpkit.core.errors import Conflict, ErpError, ValidationError
 from erpkit.core.i18n import gettext as _
 from erpkit.core.params import MAX_ID, Page, PathCode, PathId
-from erpkit.core.web import form_errors, page, submit_form
+from erpkit.core.web import form_errors, in_thread, page, submit_form
 
 render = page  # ``page`` is also a query parameter name below
 
@@ -167,7 +166,7 @@ class ApprovalPages(Controller):
                     error = " ".join(getattr(exc, "errors", {}).values()) or exc.detail
                 return _panel(request, s, entity_type, entity_id, error)
 
-        return await anyio.to_thread.run_sync(work)
+        return await in_thread(erp, work)
 
 
 def _names(erp, s, items) -> dict[str, Any]:
@@ -380,7 +379,7 @@ class FlowAdmin(Controller):
             with erp.sessionmaker.begin() as s:
                 service.delete_flow(s, flow_id)
 
-        await anyio.to_thread.run_sync(work)
+        await in_thread(erp, work)
         return Redirect("/admin/approval-flows", status_code=303)
 
 

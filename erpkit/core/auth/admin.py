@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import anyio
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 from sqlalchemy import func, select
@@ -19,7 +18,7 @@ from erpkit.core.auth.models import DATA_SCOPES, Department, Role, User
 from erpkit.core.errors import ValidationError
 from erpkit.core.i18n import gettext as _
 from erpkit.core.params import Page, PathCode, PathId, Search
-from erpkit.core.web import form_errors, page, set_session_cookie, submit_form
+from erpkit.core.web import form_errors, in_thread, page, set_session_cookie, submit_form
 
 render = page  # ``page`` is also a query parameter name below
 
@@ -382,7 +381,7 @@ class AccountPage(Controller):
                 # every session ended with the old password; this browser gets a new one
                 return None, service.start_session(s, u, erp.settings.session_max_age_seconds)
 
-        rendered, sid = await anyio.to_thread.run_sync(work)
+        rendered, sid = await in_thread(erp, work)
         if rendered is not None:
             return rendered
         return set_session_cookie(Redirect("/account?saved=1", status_code=303), erp, sid)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import anyio
 import msgspec
 from litestar import Controller, Request, get, patch, post, put
 from litestar.params import Body
@@ -31,6 +30,7 @@ from erpkit.core.auth.schemas import (
 from erpkit.core.errors import ErpError
 from erpkit.core.i18n import gettext as _
 from erpkit.core.params import Page, PathCode, PathId, PerPage, Search
+from erpkit.core.web import in_thread
 
 MANAGE_USERS = "core.manage_users"
 MANAGE_ROLES = "core.manage_roles"
@@ -73,7 +73,8 @@ def _issue_token(erp, data: TokenRequest, client: str) -> TokenOut:
 async def issue_token(request: Request, data: Annotated[TokenRequest, Body()]) -> TokenOut:
     """Exchange a user name and password for a personal API token (shown once)."""
     client = request.client.host if request.client else ""
-    return await anyio.to_thread.run_sync(_issue_token, request.app.state.erp, data, client)
+    erp = request.app.state.erp
+    return await in_thread(erp, _issue_token, erp, data, client)
 
 
 @get("/api/v1/me", tags=["auth"], sync_to_thread=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-import anyio
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
@@ -20,7 +19,7 @@ from erpkit.core.importing import convert as cv
 from erpkit.core.jobs.models import Job
 from erpkit.core.jobs.routes import STATUS_LABELS
 from erpkit.core.params import PathCode, PathId
-from erpkit.core.web import page
+from erpkit.core.web import in_thread, page
 
 Mode = Literal["all_or_nothing", "valid_rows"]
 MappingText = Annotated[str, msgspec.Meta(max_length=20_000)]
@@ -315,7 +314,7 @@ class ImportPages(Controller):
                 return service.save_upload(erp, s, sch, upload.file, upload.filename, user.id).id
 
         try:
-            file_id = await anyio.to_thread.run_sync(work)
+            file_id = await in_thread(erp, work)
         except ValidationError as exc:
             return self._upload_page(request, sch, exc.errors or {"file": exc.detail}, 422)
         return Redirect(f"/import/{sch.name}/{file_id}", status_code=303)
@@ -391,7 +390,7 @@ class ImportPages(Controller):
                 **_plan_context(erp, sch, meta, plan, user),
             )
 
-        return await anyio.to_thread.run_sync(work)
+        return await in_thread(erp, work)
 
     @post("/{schema:str}/{file_id:int}")
     async def run(self, request: Request, schema: PathCode, file_id: PathId) -> Template | Redirect:
@@ -408,11 +407,11 @@ class ImportPages(Controller):
                 return service.start_import(erp, s, sch, upload, mode, user, by_index=by_index)
 
         try:
-            job_id = await anyio.to_thread.run_sync(work)
+            job_id = await in_thread(erp, work)
         except ValidationError as exc:
             errors = exc.errors or {"file": exc.detail}
-            return await anyio.to_thread.run_sync(
-                lambda: self._mapping_page(request, sch, file_id, by_index, mode, errors, 422)
+            return await in_thread(
+                erp, lambda: self._mapping_page(request, sch, file_id, by_index, mode, errors, 422)
             )
         return Redirect(f"/jobs/{job_id}", status_code=303)
 
