@@ -74,6 +74,24 @@ LOCAL_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 @contextmanager
+def statements_on(engine, *words: str) -> Iterator[list[str]]:
+    """The SQL ``engine`` runs inside the block (those naming any of ``words``, if given)."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        if not words or any(w in statement for w in words):
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+@contextmanager
 def fresh_database_url(base: str | None = PG_URL) -> Iterator[str | None]:
     """``None`` for SQLite (a file in the test's data dir), else a fresh PostgreSQL schema."""
     if not base:

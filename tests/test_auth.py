@@ -612,6 +612,54 @@ def test_a_rolled_back_change_leaves_the_cache_alone_and_a_later_one_counts(erp,
     assert generations.current(erp.engine, "auth") == (before + 1,)
 
 
+def test_user_names_are_kept_under_the_requests_counter(erp, people, make_app):
+    """During a request (the middleware's counter set), names of users are read once per
+    process and counter; a rename anywhere raises the counter, and the next request reads
+    the new name. Outside requests, and in a session with changes of its own, every call
+    reads the database."""
+    from conftest import statements_on
+
+    from erpkit.core import generations
+
+    uid = people["sales1"]
+    statements: list[str] = []
+
+    def names(gen):
+        token = service.REQUEST_AUTH_GENERATION.set(gen)
+        try:
+            with statements_on(erp.engine) as seen, erp.read_sessionmaker() as s:
+                return service.user_labels(s, [uid, None])
+        finally:
+            statements[:] = seen
+            service.REQUEST_AUTH_GENERATION.reset(token)
+
+    (gen,) = generations.current(erp.engine, "auth")
+    before = names(gen)[uid]
+    assert statements  # read once
+    assert names(gen) == {uid: before} and statements == []  # then kept
+
+    other = make_app(upgrade=False).state.erp  # another process on the same database
+    with other.sessionmaker.begin() as s:
+        service.update_user(s, service.get_user(s, uid), display_name="改了名的销售")
+    (newer,) = generations.current(erp.engine, "auth")
+    assert newer > gen
+    assert names(newer) == {uid: "改了名的销售"} and statements
+
+    # no request: always read
+    assert names(None) == {uid: "改了名的销售"} and statements
+
+    # a session that renamed the user (not yet flushed) sees its own change
+    token = service.REQUEST_AUTH_GENERATION.set(newer)
+    try:
+        with erp.sessionmaker() as s:
+            service.get_user(s, uid).display_name = "未提交的名字"
+            assert service.user_labels(s, [uid]) == {uid: "未提交的名字"}
+            s.rollback()
+    finally:
+        service.REQUEST_AUTH_GENERATION.reset(token)
+    assert names(newer) == {uid: "改了名的销售"}
+
+
 def test_the_counter_connection_closes_with_the_engine(make_app):
     """The auth counter is read on a connection of its own (no pool round trips); it
     goes when the engine is disposed, so that no connection outlives its app."""

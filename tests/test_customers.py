@@ -350,6 +350,21 @@ def test_pages_list_detail_and_form_with_errors(client, erp, h):
     assert count(erp) == 2
 
 
+def test_the_list_shows_an_owner_renamed_meanwhile(client, erp, h, people):
+    """The list page's owner names are kept per process (auth.service.user_labels); a
+    rename shows on the next page view."""
+    from erpkit.core.auth import service
+
+    new(client, h["sales1"], region="east")
+    login(client, "manager")  # sees the department's customers; the owner is sales1
+    assert client.get("/customers").status_code == 200
+    with erp.sessionmaker.begin() as s:
+        service.update_user(s, service.get_user(s, people["sales1"]), display_name="销售小李")
+    html = client.get("/customers").text
+    row = html[html.index("data-customer-id") :]
+    assert "销售小李" in row[: row.index("</tr>")]
+
+
 # -- import ----------------------------------------------------------------------------------
 
 

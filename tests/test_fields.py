@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import openpyxl
 import pytest
-from conftest import ADMIN_PASSWORD, TEST_PLUGINS, csrf_of, login, token_for
+from conftest import ADMIN_PASSWORD, TEST_PLUGINS, csrf_of, login, statements_on, token_for
 from litestar.testing import TestClient
 from my_plugin.models import Note
 from sqlalchemy import event, func, select
@@ -126,6 +126,26 @@ def test_definitions_are_read_once_per_session(erp):
     # the admin's fields once; the option lists they use were read already (the start-up
     # did) and are shared between sessions until an option changes
     assert len(seen) == 1 and "core_custom_field" in seen[0]
+
+
+def test_one_counter_read_serves_definitions_and_option_lists(erp):
+    """A page reads custom fields, then option lists: the counters are read once for
+    both, in the session's transaction (fields.definitions hands the options counter to
+    options.load)."""
+    from erpkit.core.fields import options
+
+    _add_field(erp, code="region", label_zh="区域", label_en="Region", type="text")
+    with erp.sessionmaker() as s:  # warm the shared caches
+        fields.definitions(erp, s, NOTE)
+        options.load(s, ["my_plugin.color"])
+    with statements_on(erp.engine, "core_kv") as seen:
+        with erp.sessionmaker() as s:
+            fields.definitions(erp, s, NOTE)
+            assert options.load(s, ["my_plugin.color"])
+        assert len(seen) == 1
+        with erp.sessionmaker() as s:  # options alone still read their counter
+            options.load(s, ["my_plugin.color"])
+        assert len(seen) == 2
 
 
 def test_definitions_are_shared_until_any_process_changes_one(erp, make_app):

@@ -25,6 +25,7 @@ from litestar.exceptions import (
 
 from erpkit.core import i18n
 from erpkit.core.auth import cache as auth_cache
+from erpkit.core.auth.service import REQUEST_AUTH_GENERATION
 
 if TYPE_CHECKING:
     from erpkit.core.app import Erp
@@ -75,10 +76,14 @@ class AuthMiddleware:
             await send(message)
 
         token = i18n.activate(scope["erp_locale"], erp.catalogs)
+        # the counter this request's user was checked against: names of users are kept
+        # under it too (erpkit.core.auth.service.user_labels)
+        gen_token = REQUEST_AUTH_GENERATION.set(gen)
         try:
             await check_access(scope, receive)
             await self.app(scope, receive, send_wrapper)
         finally:
+            REQUEST_AUTH_GENERATION.reset(gen_token)
             i18n.deactivate(token)
 
 

@@ -10,8 +10,11 @@ import hashlib
 import re
 import secrets
 from collections.abc import Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
+from weakref import WeakKeyDictionary
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -29,8 +32,10 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
 
+from erpkit.core import generations
 from erpkit.core.auth.models import (
     DATA_SCOPES,
+    GENERATION,
     NEUTRAL,
     ApiToken,
     Department,
@@ -164,15 +169,53 @@ def find_user(session: Session, username: str) -> User | None:
     return session.scalar(select(User).where(User.username == normalise_username(username)))
 
 
+#: The ``auth`` counter the middleware read for the request being handled
+#: (:func:`erpkit.core.auth.cache.generation`); None outside requests (jobs, commands).
+REQUEST_AUTH_GENERATION: ContextVar[int | None] = ContextVar(
+    "erpkit_request_auth_generation", default=None
+)
+#: per database (the engine's pool): user id -> label, stamped with the ``auth`` counter
+_LABELS: WeakKeyDictionary[Any, generations.GenerationCache] = WeakKeyDictionary()
+
+
 def user_labels(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
-    """User id -> name to show (the display name, else the user name), in one query."""
+    """User id -> name to show (the display name, else the user name), in one query.
+
+    During a request, names are kept per process under the ``auth`` counter the
+    middleware read for it (any change to a user raises that counter): a list page's
+    owners cost no query once seen. The session reads after that counter was read, so
+    what it loads is never older than the counter it is kept under. A session with
+    changes of its own (pending, or raised the counter) reads the database."""
     wanted = {i for i in ids if i}
     if not wanted:
         return {}
+    out: dict[int, str] = {}
+    cache = None
+    gen = REQUEST_AUTH_GENERATION.get()
+    if (
+        gen is not None
+        and not (session.new or session.dirty or session.deleted)
+        and not generations.bumped_here(session, GENERATION)
+    ):
+        pool = session.get_bind().engine.pool
+        cache = _LABELS.get(pool)
+        if cache is None:
+            cache = _LABELS.setdefault(pool, generations.GenerationCache())
+        for uid in wanted:
+            hit = cache.get(uid, gen)
+            if hit is not None:
+                out[uid] = hit
+        if len(out) == len(wanted):
+            return out
+        wanted.difference_update(out)
     rows = session.execute(
         select(User.id, User.display_name, User.username).where(User.id.in_(wanted))
     )
-    return {uid: display or username for uid, display, username in rows}
+    for uid, display, username in rows:
+        out[uid] = display or username
+        if cache is not None:
+            cache.put(uid, gen, out[uid])
+    return out
 
 
 def search_users(

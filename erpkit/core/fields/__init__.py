@@ -306,6 +306,9 @@ def definitions(
         )
         shared = _shared(erp)
         gen = None if own else generations.current_in(session, GENERATION, options.GENERATION)
+        if gen is not None:
+            # the same transaction's option counter: options.load need not read it again
+            options.seed_generation(session, gen[1])
         defs = shared.get(entity_type, gen) if gen is not None else None
         if defs is None:
             defs = _resolve(erp, session, entity_type)

@@ -101,6 +101,13 @@ def invalidate(session: Session) -> None:
     session.info.pop(_GEN, None)
 
 
+def seed_generation(session: Session, gen: int) -> None:
+    """The options counter as ``session``'s transaction saw it, read together with other
+    counters (erpkit.core.fields.definitions): :func:`load` then reads it no more."""
+    if not generations.bumped_here(session, GENERATION):
+        session.info.setdefault(_GEN, gen)
+
+
 @dataclass(frozen=True, slots=True)
 class Option:
     """One option as read (not an ORM object: shared between requests, never changed)."""
