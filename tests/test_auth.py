@@ -660,6 +660,58 @@ def test_user_names_are_kept_under_the_requests_counter(erp, people, make_app):
     assert names(newer) == {uid: "改了名的销售"}
 
 
+def test_a_lookup_that_may_not_wait_answers_from_the_cache_or_raises(client, erp, people):
+    """``database=False`` (the middleware on PostgreSQL): a token not cached, or whose
+    use is due to be recorded, raises NeedsDatabase and reads or writes nothing; once
+    looked up it is answered from the cache."""
+    from conftest import statements_on
+
+    from erpkit.core import generations
+    from erpkit.core.auth import cache
+
+    token = token_for(client, "sales1")["Authorization"].split()[1]
+    (gen,) = generations.current(erp.engine, "auth")
+    with statements_on(erp.engine) as seen, pytest.raises(cache.NeedsDatabase):
+        cache.user_for_token(erp, token, gen, database=False)
+    assert seen == []
+    assert cache.user_for_token(erp, token, gen).username == "sales1"  # reads, records use
+    with statements_on(erp.engine) as seen:
+        assert cache.user_for_token(erp, token, gen, database=False).username == "sales1"
+        # a minute later its use is recorded again: that write waits for a thread too
+        for key in erp._auth_touched:
+            erp._auth_touched[key] -= cache.TOUCH_EVERY * 2
+        with pytest.raises(cache.NeedsDatabase):
+            cache.user_for_token(erp, token, gen, database=False)
+    assert seen == []
+
+
+def test_lookups_wait_for_postgresql_in_a_thread_not_on_the_event_loop(
+    make_app, settings, pg_database_url, monkeypatch
+):
+    """On PostgreSQL a token or session the cache lacks is read (and a token's use
+    recorded) in a thread: a round trip on the event loop would hold every request."""
+    import asyncio
+
+    where: list[tuple[str, bool]] = []
+    for name in ("token_row", "touch_token", "session_row"):
+
+        def spy(*args, _real=getattr(service, name), _name=name, **kwargs):
+            where.append((_name, asyncio._get_running_loop() is None))
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(service, name, spy)
+    app = make_app(settings_=settings.with_(database_url=pg_database_url))
+    with TestClient(app) as client:
+        with app.state.erp.sessionmaker.begin() as s:
+            service.create_user(s, "sales1", PASSWORD, roles=["salesperson"])
+        headers = token_for(client, "sales1")
+        assert client.get("/api/v1/me", headers=headers).json()["username"] == "sales1"
+        login(client, "sales1")
+        assert client.get("/", follow_redirects=False).status_code == 200
+    assert {"token_row", "touch_token", "session_row"} <= {n for n, _off in where}
+    assert all(off_loop for _n, off_loop in where), where
+
+
 def test_the_counter_connection_closes_with_the_engine(make_app):
     """The auth counter is read on a connection of its own (no pool round trips); it
     goes when the engine is disposed, so that no connection outlives its app."""

@@ -53,10 +53,18 @@ async def generation(erp: Erp) -> int:
     return gen
 
 
-def user_for_token(erp: Erp, token: str, gen: int | None = None) -> service.CurrentUser | None:
+class NeedsDatabase(Exception):
+    """Raised instead of reading or writing the database when the caller said it must not
+    wait for it (``database=False``: the event loop on PostgreSQL); the caller asks again
+    in a thread."""
+
+
+def user_for_token(
+    erp: Erp, token: str, gen: int | None = None, *, database: bool = True
+) -> service.CurrentUser | None:
     """The user of a valid bearer token; records its use at most once a minute. ``gen``
     is the ``auth`` counter read for this request (:func:`generation`); read here when
-    not given."""
+    not given. ``database=False``: answer from the cache or raise :class:`NeedsDatabase`."""
     if not token.startswith(service.TOKEN_PREFIX) or len(token) > 200:
         return None
     key = ("token", service.token_hash(token))
@@ -66,6 +74,8 @@ def user_for_token(erp: Erp, token: str, gen: int | None = None) -> service.Curr
     now = utcnow()
     entry = cache.get(key, gen)
     if entry is None or (entry.expires_at is not None and entry.expires_at <= now):
+        if not database:
+            raise NeedsDatabase
         with erp.read_sessionmaker() as s, s.begin():
             found = service.token_row(s, token)
             if found is None:
@@ -80,6 +90,8 @@ def user_for_token(erp: Erp, token: str, gen: int | None = None) -> service.Curr
             erp._auth_touched.setdefault(key, last_used_at)
     last = erp._auth_touched.get(key)
     if last is None or now - last > TOUCH_EVERY:
+        if not database:
+            raise NeedsDatabase
         erp._auth_touched[key] = now
         if len(erp._auth_touched) > 2 * cache.size:
             erp._auth_touched.clear()
@@ -88,9 +100,11 @@ def user_for_token(erp: Erp, token: str, gen: int | None = None) -> service.Curr
     return entry.user
 
 
-def user_for_session(erp: Erp, sid: str, gen: int | None = None) -> service.CurrentUser | None:
-    """The user of a live browser session (``sid`` from the signed cookie); ``gen`` as for
-    :func:`user_for_token`."""
+def user_for_session(
+    erp: Erp, sid: str, gen: int | None = None, *, database: bool = True
+) -> service.CurrentUser | None:
+    """The user of a live browser session (``sid`` from the signed cookie); ``gen`` and
+    ``database`` as for :func:`user_for_token`."""
     key = ("session", sid)
     cache = _cache(erp)
     if gen is None:
@@ -98,6 +112,8 @@ def user_for_session(erp: Erp, sid: str, gen: int | None = None) -> service.Curr
     now = utcnow()
     entry = cache.get(key, gen)
     if entry is None or entry.expires_at <= now:
+        if not database:
+            raise NeedsDatabase
         with erp.read_sessionmaker() as s, s.begin():
             found = service.session_row(s, sid)
             if found is None:

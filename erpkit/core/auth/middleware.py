@@ -65,7 +65,15 @@ class AuthMiddleware:
         # the auth counter is awaited here, not read inside resolve_scope: on PostgreSQL
         # a round trip there would hold the event loop
         gen = await auth_cache.generation(erp) if _signed_in(scope) else None
-        set_csrf = resolve_scope(erp, scope, gen)
+        try:
+            # SQLite: a cache miss is a few in-process reads, cheaper than a thread hop
+            set_csrf = resolve_scope(erp, scope, gen, database=erp.settings.is_sqlite)
+        except auth_cache.NeedsDatabase:
+            # PostgreSQL: a token or session not cached (or a token's use to record)
+            # waits for the server in a thread, not on the event loop
+            from erpkit.core.web import in_thread
+
+            set_csrf = await in_thread(erp, resolve_scope, erp, scope, gen)
 
         async def send_wrapper(message) -> None:
             if set_csrf and message["type"] == "http.response.start":
@@ -95,13 +103,15 @@ def _signed_in(scope) -> bool:
     return False
 
 
-def resolve_scope(erp: Erp, scope, gen: int | None = None) -> str | None:
+def resolve_scope(erp: Erp, scope, gen: int | None = None, *, database: bool = True) -> str | None:
     """Put the user, how they signed in, and the language into ``scope``.
 
     Returns a new anonymous CSRF seed when the response must set that cookie.
     Also used by the error handler for requests that matched no route (Litestar
     runs route middleware only for matched routes). ``gen``: the ``auth`` counter read
     for this request (:func:`erpkit.core.auth.cache.generation`), else read here.
+    ``database=False``: raise :class:`~erpkit.core.auth.cache.NeedsDatabase` rather than
+    read the database (the caller runs it again in a thread).
     """
     headers: dict[str, str] = {}
     for k, v in scope["headers"]:
@@ -118,13 +128,13 @@ def resolve_scope(erp: Erp, scope, gen: int | None = None) -> str | None:
     if authz[:7].lower() == "bearer ":
         via = "token"
         # Mostly a cache hit on the counter the middleware awaited (erpkit.core.auth.cache);
-        # a miss is a few short indexed reads: on the loop rather than paying a thread hop
-        # per request (2.4x on this machine).
-        user = auth_cache.user_for_token(erp, authz[7:].strip(), gen)
+        # a miss is a few short indexed reads: on SQLite done here rather than paying a
+        # thread hop per request (2.4x on this machine), on PostgreSQL in a thread.
+        user = auth_cache.user_for_token(erp, authz[7:].strip(), gen, database=database)
     elif SESSION_COOKIE in cookies:
         sid = erp.unsign(cookies[SESSION_COOKIE], "session")
         if sid:
-            user = auth_cache.user_for_session(erp, sid, gen)
+            user = auth_cache.user_for_session(erp, sid, gen, database=database)
             via = "session" if user else None
             if user is None:
                 sid = None
