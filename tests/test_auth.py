@@ -659,6 +659,16 @@ def test_user_names_are_kept_under_the_requests_counter(erp, people, make_app):
         service.REQUEST_AUTH_GENERATION.reset(token)
     assert names(newer) == {uid: "改了名的销售"}
 
+    # a request that commits a rename and then shows names (a later session) reads anew
+    token = service.REQUEST_AUTH_GENERATION.set(newer)
+    try:
+        with erp.sessionmaker.begin() as s:
+            service.get_user(s, uid).display_name = "同一请求里改的名"
+        with erp.read_sessionmaker() as s:
+            assert service.user_labels(s, [uid]) == {uid: "同一请求里改的名"}
+    finally:
+        service.REQUEST_AUTH_GENERATION.reset(token)
+
 
 def test_a_lookup_that_may_not_wait_answers_from_the_cache_or_raises(client, erp, people):
     """``database=False`` (the middleware on PostgreSQL): a token not cached, or whose

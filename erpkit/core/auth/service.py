@@ -22,6 +22,7 @@ from sqlalchemy import (
     ColumnElement,
     bindparam,
     delete,
+    event,
     false,
     func,
     or_,
@@ -178,6 +179,15 @@ REQUEST_AUTH_GENERATION: ContextVar[int | None] = ContextVar(
 _LABELS: WeakKeyDictionary[Any, generations.GenerationCache] = WeakKeyDictionary()
 
 
+# first among the after_commit listeners: generations forgets the session's bumps in its own
+@event.listens_for(Session, "after_commit", insert=True)
+def _auth_changed_here(session: Session) -> None:
+    # a request that committed a change to users (a rename) reads names afresh from then
+    # on: the counter its middleware read is older than that change
+    if generations.bumped_here(session, GENERATION):
+        REQUEST_AUTH_GENERATION.set(None)
+
+
 def user_labels(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
     """User id -> name to show (the display name, else the user name), in one query.
 
@@ -185,7 +195,8 @@ def user_labels(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
     middleware read for it (any change to a user raises that counter): a list page's
     owners cost no query once seen. The session reads after that counter was read, so
     what it loads is never older than the counter it is kept under. A session with
-    changes of its own (pending, or raised the counter) reads the database."""
+    changes of its own (pending, or raised the counter) reads the database, and so does
+    the rest of a request (in its thread) once it committed such a change."""
     wanted = {i for i in ids if i}
     if not wanted:
         return {}
